@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sys.h - the few system calls around shared links, in one place.
+ *
+ * Unlike the other libraries under lib/, this one talks to the kernel; it
+ * still never prints or exits.  Functions return 0 / a value, or -errno.
+ */
+#ifndef VQNET_SYS_H
+#define VQNET_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A memfd of len bytes sealed against shrinking and growing (and against
+ * further sealing), so a peer mapping it can never be cut short: returns
+ * the fd (close-on-exec) or -errno. */
+int sys_memfd_sealed(const char *name, size_t len);
+
+/* Map a memfd someone else created, read-write and shared.  Refuses one
+ * that is not sealed against shrinking (a peer could otherwise truncate it
+ * and turn our next access into SIGBUS).  *len gets its size. */
+void *sys_map_sealed(int fd, size_t *len, int *err);
+
+/* An eventfd used as a doorbell (non-blocking, close-on-exec). */
+int sys_bell(void);
+
+/* Ring a doorbell; a full counter (EAGAIN) already means "rung". */
+int sys_ring(int fd);
+
+/* Clear a doorbell; returns 0 even if it was not rung. */
+int sys_clear(int fd);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t sys_now_ns(void);
+
+#endif

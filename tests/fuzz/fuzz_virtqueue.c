@@ -1,0 +1,162 @@
+/*
+ * Fuzz the link and ring code against a hostile peer.
+ *
+ * Port A is the code under attack.  Port B is the peer: the input decides,
+ * step by step, whether B behaves (sends, receives, publishes through the
+ * library) or scribbles over any bytes of the shared region, header and
+ * rings included, between A's operations.  Whatever happens, A must never
+ * touch memory outside the region (ASan), never hand out a frame outside
+ * B's pool, and once broken must stay broken.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "link.h"
+
+#define NUM 64u
+#define CHUNK 1024u
+
+struct input {
+	const uint8_t *p;
+	size_t left;
+};
+
+static unsigned take(struct input *in, unsigned bytes)
+{
+	unsigned v = 0;
+	for (unsigned i = 0; i < bytes && in->left; i++, in->left--)
+		v = v << 8 | *in->p++;
+	return v;
+}
+
+static void check(bool ok)
+{
+	if (!ok)
+		abort();
+}
+
+/* Every frame A receives lies in B's pool and adds up. */
+static void consume(const struct vq_port *a, const struct vq_link_hdr *h,
+		    const struct vq_frame *f)
+{
+	const uint8_t *lo = a->base + h->pool_off[1];
+	const uint8_t *hi = lo + (size_t)NUM * CHUNK;
+	size_t total = 0;
+	volatile uint8_t sink = 0;
+	for (unsigned k = 0; k < f->niov; k++) {
+		const uint8_t *b = f->iov[k].iov_base;
+		check(b >= lo && f->iov[k].iov_len <= (size_t)(hi - b));
+		for (size_t i = 0; i < f->iov[k].iov_len; i += 61)
+			sink ^= b[i];
+		total += f->iov[k].iov_len;
+	}
+	(void)sink;
+	check(total == f->len && total <= VQ_FRAME_MAX && f->niov <= VQ_CHAIN_MAX);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t *mem;
+	static size_t len;
+	static uint8_t frame[VQ_FRAME_MAX];
+	static struct vq_port a, b;
+	static struct vq_frame fa[8], fb[8];
+
+	if (!mem) {
+		len = vq_link_bytes(NUM, CHUNK);
+		mem = aligned_alloc(4096, len);
+		check(mem != NULL);
+		memset(frame, 0x5a, sizeof(frame));
+	}
+	struct input in = { data, size };
+	bool event_idx = take(&in, 1) & 1;
+	check(vq_link_format(mem, len, NUM, CHUNK, event_idx) == 0);
+	check(vq_port_attach(&a, mem, len, 0) == 0);
+	check(vq_port_attach(&b, mem, len, 1) == 0);
+	/* keep the header the code under test trusted, to check against */
+	struct vq_link_hdr h;
+	memcpy(&h, mem, sizeof(h));
+	unsigned held_a = 0, held_b = 0;
+
+	while (in.left) {
+		unsigned op = take(&in, 1);
+		int rc;
+		switch (op % 12) {
+		case 0: /* A sends a frame */
+			rc = vq_port_send(&a, frame, 1 + take(&in, 2) % VQ_FRAME_MAX);
+			check(rc == 0 || rc < 0);
+			break;
+		case 1:
+			rc = vq_port_tx_publish(&a);
+			check(rc <= 1);
+			break;
+		case 2:
+			rc = vq_port_reclaim(&a);
+			check(rc <= (int)NUM);
+			break;
+		case 3: /* A receives */
+			if (held_a == 0) {
+				rc = vq_port_recv(&a, fa, 1 + take(&in, 1) % 8);
+				for (int i = 0; i < rc; i++)
+					consume(&a, &h, &fa[i]);
+				held_a = rc > 0 ? (unsigned)rc : 0;
+			}
+			break;
+		case 4:
+			if (held_a) {
+				vq_port_recv_done(&a, fa, held_a);
+				held_a = 0;
+			}
+			rc = vq_port_rx_publish(&a);
+			check(rc <= 1);
+			break;
+		case 5:
+			switch (take(&in, 1) % 4) {
+			case 0: vq_port_tx_wait(&a); break;
+			case 1: vq_port_tx_nowait(&a); break;
+			case 2: vq_port_rx_wait(&a); break;
+			default: vq_port_rx_nowait(&a); break;
+			}
+			break;
+		case 6: { /* the peer scribbles anywhere in the region */
+			size_t off = take(&in, 3) % len;
+			unsigned n = 1 + take(&in, 1) % 16;
+			for (unsigned i = 0; i < n && off + i < len; i++)
+				mem[off + i] = (uint8_t)take(&in, 1);
+			break;
+		}
+		case 7: { /* the peer pokes a u16 in A's rings (indices, heads) */
+			unsigned ring = take(&in, 1) & 1;
+			size_t off = h.ring_off[ring] + (take(&in, 2) % vq_ring_bytes(NUM)) / 2 * 2;
+			uint16_t v = (uint16_t)take(&in, 2);
+			memcpy(mem + off, &v, 2);
+			break;
+		}
+		case 8: /* B behaves: sends */
+			vq_port_send(&b, frame, 1 + take(&in, 2) % VQ_FRAME_MAX);
+			vq_port_tx_publish(&b);
+			break;
+		case 9: /* B behaves: receives and returns */
+			if (held_b == 0) {
+				rc = vq_port_recv(&b, fb, 8);
+				held_b = rc > 0 ? (unsigned)rc : 0;
+			} else {
+				vq_port_recv_done(&b, fb, held_b);
+				held_b = 0;
+				vq_port_rx_publish(&b);
+			}
+			break;
+		case 10:
+			vq_port_reclaim(&b);
+			break;
+		default: /* a broken direction stays broken */
+			if (a.rx.broken && held_a == 0)
+				check(vq_port_recv(&a, fa, 1) < 0);
+			if (a.tx.broken)
+				check(vq_port_reclaim(&a) < 0);
+			break;
+		}
+	}
+	return 0;
+}
