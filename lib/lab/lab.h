@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lab.h - the lab file: parse, validate, and the model the rest of vqnet uses.
+ *
+ * Pure logic: lab_parse() takes the file's text as a string; nothing here
+ * opens files, prints, exits or makes a system call.  The text is untrusted:
+ * every count is bounded by the LAB_MAX_* limits below and every line by
+ * inih's line buffer, so a hostile file costs bounded memory and time.
+ *
+ * Syntax (INI, read with the system's inih; described in README.md here):
+ *
+ *   [lab]                 name = NAME            (default: file base name)
+ *   [vm NAME]             mac, ip, ip6, mac.TOPO, ip.TOPO, ip6.TOPO
+ *   [topology NAME]       NODE = PEER PEER ...
+ *   [scenario NAME]       timeout = SECONDS, GUEST = PROGRAM ARG ...
+ *   [filter NAME]         policy, stateful, rule (repeatable), rules
+ *
+ * Every mistake is reported as one struct lab_error (line + message) before
+ * any model is returned; lab_error_format() gives "file:line: message".
+ */
+#ifndef VQNET_LAB_H
+#define VQNET_LAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAB_NAME_MAX 32         /* lab, node, topology, scenario names */
+#define LAB_MAX_NODES 64        /* guests + filters */
+#define LAB_MAX_TOPOLOGIES 64
+#define LAB_MAX_IFACES 64       /* per node: one per topology it is in */
+#define LAB_MAX_SCENARIOS 32
+#define LAB_MAX_PROGRAMS 64     /* per scenario */
+#define LAB_MAX_ARGS 64         /* per program, the program name included */
+#define LAB_MAX_RULES 1024      /* per filter */
+#define LAB_TIMEOUT_DEFAULT 60  /* seconds, per scenario */
+#define LAB_TIMEOUT_MAX 3600
+#define LAB_IFNAME_MAX 16       /* IFNAMSIZ */
+#define LAB_MSG_MAX 256
+#define LAB_MAC_STRLEN 18       /* "02:00:00:00:aa:01" and its NUL */
+
+/* A lab-file mistake.  file is the filename given to lab_parse (borrowed,
+ * may be NULL); line is 1-based, 0 when the mistake belongs to no line
+ * (e.g. "no guests"); msg says what is wrong, without the "file:line: ". */
+struct lab_error {
+	const char *file;
+	unsigned line;
+	char msg[LAB_MSG_MAX];
+};
+
+enum lab_node_kind { LAB_GUEST, LAB_FILTER };
+enum lab_policy { LAB_POLICY_DROP, LAB_POLICY_ALLOW };
+
+/* One NIC of a node: the node's attachment to one topology. */
+struct lab_iface {
+	char name[LAB_IFNAME_MAX];  /* "eth0", "eth1", ... in topology file order */
+	unsigned topology;          /* index into lab->topologies */
+	uint8_t mac[6];             /* guests: explicit or derived; filters: zero */
+	bool has_ip4;
+	uint32_t ip4;               /* host byte order */
+	unsigned prefix4;           /* 1..32 */
+	bool has_ip6;
+	uint8_t ip6[16];            /* network byte order */
+	unsigned prefix6;           /* 1..128 */
+	unsigned mac_line;          /* where set; 0 = derived */
+	unsigned ip4_line, ip6_line; /* where set; 0 = none */
+	unsigned *links;            /* indices into lab->links, in link order */
+	unsigned n_links;
+};
+
+struct lab_rule {
+	char *text;     /* raw, unparsed: lib/filter parses it */
+	unsigned line;
+};
+
+struct lab_filter {
+	enum lab_policy policy;     /* default LAB_POLICY_DROP */
+	bool stateful;              /* default false */
+	struct lab_rule *rules;     /* file order */
+	unsigned n_rules;
+	char *rules_file;           /* "rules = FILE" as written, or NULL */
+	unsigned rules_file_line;
+};
+
+struct lab_node {
+	enum lab_node_kind kind;
+	char name[LAB_NAME_MAX + 1];
+	unsigned line;              /* of its [vm NAME] / [filter NAME] */
+	struct lab_iface *ifaces;   /* ifaces[i].name is "eth<i>" */
+	unsigned n_ifaces;
+	struct lab_filter filter;   /* LAB_FILTER only */
+};
+
+/* One end of a link: ifaces[iface] of nodes[node], listed at line. */
+struct lab_end {
+	unsigned node, iface, line;
+};
+
+/* A point-to-point link between two nodes that list each other in one
+ * topology.  end[0] is the node whose line comes first in the file. */
+struct lab_link {
+	struct lab_end end[2];
+	unsigned topology;
+};
+
+struct lab_topology {
+	char name[LAB_NAME_MAX + 1];
+	unsigned line;
+};
+
+/* "GUEST = PROGRAM ARG ...": argv is NULL-terminated, argv[0] the program.
+ * Arguments keep their {GUEST} placeholders; see lab_expand_arg(). */
+struct lab_program {
+	unsigned node;  /* a LAB_GUEST */
+	char **argv;
+	unsigned argc;
+	unsigned line;
+};
+
+struct lab_scenario {
+	char name[LAB_NAME_MAX + 1];
+	unsigned line;
+	unsigned timeout_s;
+	struct lab_program *programs;   /* start order = file order */
+	unsigned n_programs;
+};
+
+/* All arrays are in file order; everything is owned by the struct lab. */
+struct lab {
+	char name[LAB_NAME_MAX + 1];
+	unsigned name_line;             /* 0 if derived from the file name */
+	struct lab_node *nodes;         /* guests and filters */
+	unsigned n_nodes;
+	struct lab_topology *topologies;
+	unsigned n_topologies;
+	struct lab_link *links;
+	unsigned n_links;
+	struct lab_scenario *scenarios;
+	unsigned n_scenarios;
+};
+
+/* Parse and validate a lab file held in text[0..len) (need not be NUL
+ * terminated).  filename is only used for the default lab name (its base
+ * name without extension) and is stored, borrowed, in err->file.
+ * Returns 0 and *out (free with lab_free), or:
+ *   -EINVAL  a lab-file mistake, described in *err (the CLI exits 2)
+ *   -ENOMEM  out of memory (err->msg says so, line 0)
+ * err may be NULL. */
+int lab_parse(const char *text, size_t len, const char *filename,
+	      struct lab **out, struct lab_error *err);
+
+void lab_free(struct lab *lab);
+
+/* "file:line: msg" ("file: msg" for line 0) into buf, snprintf-style:
+ * returns the length the full text needs. */
+int lab_error_format(const struct lab_error *err, char *buf, size_t size);
+
+/* Lookups: an index (>= 0) or -ENOENT. */
+int lab_node_find(const struct lab *lab, const char *name);
+int lab_topology_find(const struct lab *lab, const char *name);
+int lab_scenario_find(const struct lab *lab, const char *name);
+int lab_first_guest(const struct lab *lab);
+/* Index into node->ifaces of the node's interface in topology, or -ENOENT. */
+int lab_iface_find(const struct lab_node *node, unsigned topology);
+
+/* A guest's first IPv4 address (of its lowest-numbered interface that has
+ * one): 0, -ENOENT (none, or a filter) or -EINVAL (bad node). */
+int lab_guest_ip4(const struct lab *lab, unsigned node, uint32_t *ip4);
+
+/* The switching view.  The MACs a frame may be sent to through links[link],
+ * seen from its end from_side (0 or 1): the far guest interface's MAC, or,
+ * when the far end is a filter, the MAC of every guest interface linked to
+ * that filter (in the link's topology) except the asking end itself.
+ * Stores up to max of them in macs and the full count in *n; returns 0,
+ * -ENOSPC if max was too small (*n says how many are needed), or -EINVAL. */
+int lab_link_macs(const struct lab *lab, unsigned link, unsigned from_side,
+		  uint8_t (*macs)[6], size_t max, size_t *n);
+
+/* Resolve the {GUEST} placeholders of one program argument into buf: each
+ * becomes "127.0.0.1" when loopback (all programs in one guest), else the
+ * guest's first IPv4 address.  0, -ENOSPC (buf too small) or -EINVAL
+ * (placeholder not valid for this lab; lab_parse has already rejected
+ * those in its scenarios). */
+int lab_expand_arg(const struct lab *lab, const char *arg, bool loopback,
+		   char *buf, size_t size);
+
+/* "02:00:00:00:aa:01" (lowercase). */
+void lab_mac_format(const uint8_t mac[6], char buf[LAB_MAC_STRLEN]);
+
+#endif

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+/* test_lab.c - the lab file parser: the examples, the model, and every
+ * file of tests/lab/bad with the exact error it must produce. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab.h"
+
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *buf = malloc(1 << 20);
+	assert_non_null(buf);
+	*len = fread(buf, 1, (1 << 20) - 1, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static struct lab *parse_named(const char *text, const char *filename)
+{
+	struct lab *lab = NULL;
+	struct lab_error err;
+	int rc = lab_parse(text, strlen(text), filename, &lab, &err);
+	if (rc) {
+		char msg[512];
+		lab_error_format(&err, msg, sizeof(msg));
+		fail_msg("unexpected error %d: %s", rc, msg);
+	}
+	return lab;
+}
+
+static struct lab *parse(const char *text)
+{
+	return parse_named(text, "test.vqnet");
+}
+
+/* The error as "line: message". */
+static void expect_error(const char *text, const char *want)
+{
+	struct lab *lab = NULL;
+	struct lab_error err;
+	char got[LAB_MSG_MAX + 16];
+	assert_int_equal(lab_parse(text, strlen(text), "t.vqnet", &lab, &err), -EINVAL);
+	assert_null(lab);
+	snprintf(got, sizeof(got), "%u: %s", err.line, err.msg);
+	assert_string_equal(got, want);
+}
+
+static const struct lab_iface *iface(const struct lab *lab, const char *node,
+				     unsigned i)
+{
+	int n = lab_node_find(lab, node);
+	assert_true(n >= 0);
+	assert_true(i < lab->nodes[n].n_ifaces);
+	return &lab->nodes[n].ifaces[i];
+}
+
+static void assert_mac(const uint8_t mac[6], const char *want)
+{
+	char s[LAB_MAC_STRLEN];
+	lab_mac_format(mac, s);
+	assert_string_equal(s, want);
+}
+
+static void test_example_zmq_samples(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = slurp(VQNET_SOURCE_DIR "/examples/zmq_samples.vqnet", &len);
+	struct lab *lab = NULL;
+	struct lab_error err;
+	assert_int_equal(lab_parse(text, len, "examples/zmq_samples.vqnet", &lab, &err), 0);
+	free(text);
+
+	assert_string_equal(lab->name, "zmq_samples");
+	assert_int_equal(lab->n_nodes, 3);
+	assert_int_equal(lab->n_topologies, 1);
+	assert_string_equal(lab->topologies[0].name, "lan");
+	static const char *const macs[] = { "02:00:00:00:aa:01", "02:00:00:00:aa:02",
+					    "02:00:00:00:aa:03" };
+	for (unsigned i = 0; i < 3; i++) {
+		const struct lab_node *nd = &lab->nodes[i];
+		char name[8];
+		snprintf(name, sizeof(name), "vm%u", i);
+		assert_string_equal(nd->name, name);
+		assert_int_equal(nd->kind, LAB_GUEST);
+		assert_int_equal(nd->n_ifaces, 1);
+		const struct lab_iface *it = &nd->ifaces[0];
+		assert_string_equal(it->name, "eth0");
+		assert_int_equal(it->topology, 0);
+		assert_mac(it->mac, macs[i]);
+		assert_true(it->mac_line > 0);
+		assert_true(it->has_ip4);
+		assert_int_equal(it->ip4, IP4(192, 168, 1, i + 1));
+		assert_int_equal(it->prefix4, 24);
+		assert_false(it->has_ip6);
+		assert_int_equal(it->n_links, 2);
+	}
+	/* links in file order: vm0-vm1, vm0-vm2, vm1-vm2 */
+	assert_int_equal(lab->n_links, 3);
+	static const unsigned ends[3][2] = { { 0, 1 }, { 0, 2 }, { 1, 2 } };
+	for (unsigned l = 0; l < 3; l++) {
+		const struct lab_link *k = &lab->links[l];
+		assert_int_equal(k->end[0].node, ends[l][0]);
+		assert_int_equal(k->end[1].node, ends[l][1]);
+		assert_int_equal(k->end[0].iface, 0);
+		assert_int_equal(k->topology, 0);
+		assert_true(k->end[0].line < k->end[1].line);
+		uint8_t m[4][6];
+		size_t n;
+		assert_int_equal(lab_link_macs(lab, l, 0, m, 4, &n), 0);
+		assert_int_equal(n, 1);
+		assert_mac(m[0], macs[ends[l][1]]);
+		assert_int_equal(lab_link_macs(lab, l, 1, m, 4, &n), 0);
+		assert_mac(m[0], macs[ends[l][0]]);
+	}
+	assert_int_equal(lab->n_scenarios, 1);
+	const struct lab_scenario *sc = &lab->scenarios[0];
+	assert_string_equal(sc->name, "client-server");
+	assert_int_equal(sc->timeout_s, 30);
+	assert_int_equal(sc->n_programs, 2);
+	assert_int_equal(sc->programs[0].node, 0);
+	assert_int_equal(sc->programs[0].argc, 4);
+	assert_string_equal(sc->programs[0].argv[0], "zmq_lat_server");
+	assert_string_equal(sc->programs[0].argv[1], "tcp://*:5555");
+	assert_null(sc->programs[0].argv[4]);
+	assert_int_equal(sc->programs[1].node, 1);
+	assert_string_equal(sc->programs[1].argv[1], "tcp://{vm0}:5555");
+	char buf[64];
+	assert_int_equal(lab_expand_arg(lab, sc->programs[1].argv[1], false, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "tcp://192.168.1.1:5555");
+	assert_int_equal(lab_expand_arg(lab, sc->programs[1].argv[1], true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "tcp://127.0.0.1:5555");
+	lab_free(lab);
+}
+
+/* Every shipped example must parse. */
+static void test_examples_parse(void **state)
+{
+	(void)state;
+	DIR *d = opendir(VQNET_SOURCE_DIR "/examples");
+	assert_non_null(d);
+	unsigned n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strcmp(e->d_name + l - 6, ".vqnet"))
+			continue;
+		char path[1024];
+		size_t len;
+		snprintf(path, sizeof(path), VQNET_SOURCE_DIR "/examples/%s", e->d_name);
+		char *text = slurp(path, &len);
+		lab_free(parse_named(text, path));
+		free(text);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 3);
+}
+
+static void test_scenario_quotes(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm vm0]\n"
+				"[scenario s]\n"
+				"vm0 = sh -c \"echo \\\"hi\\\" \\\\ there\" \"\" x\"y z\"w \\n\n"
+				"vm0 = second\n");
+	const struct lab_scenario *sc = &lab->scenarios[0];
+	assert_int_equal(sc->timeout_s, LAB_TIMEOUT_DEFAULT);
+	assert_int_equal(sc->n_programs, 2);
+	const struct lab_program *p = &sc->programs[0];
+	assert_int_equal(p->line, 3);
+	assert_int_equal(p->argc, 6);
+	assert_string_equal(p->argv[0], "sh");
+	assert_string_equal(p->argv[1], "-c");
+	assert_string_equal(p->argv[2], "echo \"hi\" \\ there");
+	assert_string_equal(p->argv[3], "");
+	assert_string_equal(p->argv[4], "xy zw");
+	assert_string_equal(p->argv[5], "\\n");     /* unquoted: no escapes */
+	assert_null(p->argv[6]);
+	assert_string_equal(sc->programs[1].argv[0], "second");
+	lab_free(lab);
+}
+
+/* eth numbers follow the order of the topologies in the file; per-topology
+ * keys address each interface. */
+static void test_multi_topology(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[topology lan]\n"          /* 1: before the vms */
+				"r = a\n"
+				"a = r\n"
+				"[vm r]\n"
+				"mac = 02:00:00:00:01:01\n"         /* 5 */
+				"mac.lan = 02:00:00:00:01:01\n"     /* same: no conflict */
+				"ip = 10.0.0.1/24\n"
+				"mac.wan = 02:00:00:00:02:01\n"
+				"ip.wan = 10.1.0.1/16\n"
+				"ip6.wan = fd00::1/64\n"            /* 10 */
+				"[vm a]\n"
+				"ip = 10.0.0.2/24\n"
+				"[vm b]\n"
+				"ip = 10.1.0.2/16\n"
+				"[topology wan]\n"                  /* 15 */
+				"b = r\n"
+				"r = b\n");
+	const struct lab_iface *r0 = iface(lab, "r", 0), *r1 = iface(lab, "r", 1);
+	assert_int_equal(lab->nodes[lab_node_find(lab, "r")].n_ifaces, 2);
+	assert_string_equal(r0->name, "eth0");
+	assert_int_equal(r0->topology, lab_topology_find(lab, "lan"));
+	assert_mac(r0->mac, "02:00:00:00:01:01");
+	assert_int_equal(r0->mac_line, 5);
+	assert_int_equal(r0->ip4, IP4(10, 0, 0, 1));
+	assert_false(r0->has_ip6);
+	assert_string_equal(r1->name, "eth1");
+	assert_int_equal(r1->topology, lab_topology_find(lab, "wan"));
+	assert_mac(r1->mac, "02:00:00:00:02:01");
+	assert_int_equal(r1->ip4, IP4(10, 1, 0, 1));
+	assert_int_equal(r1->prefix4, 16);
+	assert_int_equal(r1->ip4_line, 9);
+	assert_true(r1->has_ip6);
+	assert_int_equal(r1->ip6[0], 0xfd);
+	assert_int_equal(r1->ip6[15], 1);
+	assert_int_equal(r1->prefix6, 64);
+	assert_int_equal(lab_iface_find(&lab->nodes[lab_node_find(lab, "b")],
+					(unsigned)lab_topology_find(lab, "lan")), -ENOENT);
+	/* the link b-r in wan joins b's eth0 and r's eth1; end[0] is b (line 16) */
+	const struct lab_link *l = &lab->links[1];
+	assert_int_equal(l->topology, 1);
+	assert_int_equal(l->end[0].node, lab_node_find(lab, "b"));
+	assert_int_equal(l->end[0].line, 16);
+	assert_int_equal(l->end[1].iface, 1);
+	assert_int_equal(l->end[1].line, 17);
+	uint32_t ip;
+	assert_int_equal(lab_guest_ip4(lab, (unsigned)lab_node_find(lab, "b"), &ip), 0);
+	assert_int_equal(ip, IP4(10, 1, 0, 2));
+	lab_free(lab);
+}
+
+static void test_two_shared_topologies(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm x]\n[vm y]\n"
+				"[topology one]\nx = y\ny = x\n"
+				"[topology two]\ny = x\nx = y\n");
+	assert_int_equal(lab->n_links, 2);
+	for (unsigned l = 0; l < 2; l++) {
+		assert_int_equal(lab->links[l].topology, l);
+		assert_int_equal(lab->links[l].end[0].iface, l);
+		assert_int_equal(lab->links[l].end[1].iface, l);
+	}
+	assert_int_equal(lab->links[1].end[0].node, 1);     /* y's line is first */
+	const struct lab_iface *x0 = iface(lab, "x", 0), *x1 = iface(lab, "x", 1);
+	assert_int_equal(x0->n_links, 1);
+	assert_int_equal(x0->links[0], 0);
+	assert_int_equal(x1->links[0], 1);
+	assert_memory_not_equal(x0->mac, x1->mac, 6);
+	lab_free(lab);
+}
+
+static const char *const mesh =
+	"[lab]\nname = %s\n"
+	"[vm a]\n[vm b]\n[vm c]\n[vm d]\n"
+	"[topology t1]\na = b c d\nb = a c d\nc = a b d\nd = a b c\n"
+	"[topology t2]\na = b\nb = a\n";
+
+static struct lab *parse_mesh(const char *name)
+{
+	char text[512];
+	snprintf(text, sizeof(text), mesh, name);
+	return parse(text);
+}
+
+static void test_derived_macs(void **state)
+{
+	(void)state;
+	struct lab *l1 = parse_mesh("one"), *l2 = parse_mesh("one"), *l3 = parse_mesh("two");
+	uint8_t all[16][6];
+	unsigned n = 0;
+	for (unsigned i = 0; i < l1->n_nodes; i++)
+		for (unsigned j = 0; j < l1->nodes[i].n_ifaces; j++) {
+			const struct lab_iface *it = &l1->nodes[i].ifaces[j];
+			assert_int_equal(it->mac_line, 0);
+			assert_int_equal(it->mac[0], 0x02);     /* local, unicast */
+			assert_memory_equal(it->mac, l2->nodes[i].ifaces[j].mac, 6);
+			assert_memory_not_equal(it->mac, l3->nodes[i].ifaces[j].mac, 6);
+			for (unsigned k = 0; k < n; k++)
+				assert_memory_not_equal(all[k], it->mac, 6);
+			memcpy(all[n++], it->mac, 6);
+		}
+	assert_int_equal(n, 6);
+	lab_free(l2);
+	lab_free(l3);
+
+	/* Take b's derived MAC explicitly for a: b must step around it. */
+	char taken[LAB_MAC_STRLEN], text[600];
+	lab_mac_format(iface(l1, "b", 0)->mac, taken);
+	snprintf(text, sizeof(text),
+		 "[lab]\nname = one\n[vm a]\nmac = %s\n[vm b]\n[vm c]\n[vm d]\n"
+		 "[topology t1]\na = b c d\nb = a c d\nc = a b d\nd = a b c\n"
+		 "[topology t2]\na = b\nb = a\n", taken);
+	struct lab *l4 = parse(text);
+	assert_mac(iface(l4, "a", 0)->mac, taken);
+	const uint8_t *b = iface(l4, "b", 0)->mac;
+	assert_int_equal(b[0], 0x02);
+	assert_memory_not_equal(b, iface(l1, "b", 0)->mac, 6);
+	assert_memory_equal(iface(l4, "c", 0)->mac, iface(l1, "c", 0)->mac, 6);
+	for (unsigned i = 0; i < l4->n_nodes; i++)
+		for (unsigned j = 0; j < l4->nodes[i].n_ifaces; j++)
+			if (!(i == 1 && j == 0))
+				assert_memory_not_equal(l4->nodes[i].ifaces[j].mac, b, 6);
+	lab_free(l4);
+	lab_free(l1);
+}
+
+static void test_placeholders(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm a]\nip6 = fd00::1/64\nip.wan = 10.9.0.1/24\n"
+				"[vm b]\nip = 10.9.0.2/24\n[vm c]\n"
+				"[topology lan]\na = c\nc = a\n"
+				"[topology wan]\na = b\nb = a\n"
+				"[scenario s]\nb = run {a}:{b} x{a}y\n");
+	char buf[64];
+	const struct lab_program *p = &lab->scenarios[0].programs[0];
+	assert_int_equal(lab_expand_arg(lab, p->argv[1], false, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10.9.0.1:10.9.0.2");     /* a's eth1: its first IPv4 */
+	assert_int_equal(lab_expand_arg(lab, p->argv[2], true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "x127.0.0.1y");
+	assert_int_equal(lab_expand_arg(lab, p->argv[1], false, buf, 17), -ENOSPC);
+	assert_int_equal(lab_expand_arg(lab, p->argv[1], false, buf, 18), 0);
+	assert_int_equal(lab_expand_arg(lab, "{c}", false, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(lab_expand_arg(lab, "{c}", true, buf, sizeof(buf)), 0);
+	assert_int_equal(lab_expand_arg(lab, "{zz}", true, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(lab_expand_arg(lab, "a}", true, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(lab_expand_arg(lab, "plain", true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "plain");
+	lab_free(lab);
+
+	expect_error("[vm a]\n[filter fw]\n[scenario s]\na = x {fw}\n",
+		     "4: placeholder {fw} names a filter, not a guest");
+	expect_error("[vm a]\nip6 = fd00::1/64\n[topology t]\na =\n[scenario s]\na = x {}\n",
+		     "6: placeholder {} names no guest");
+	expect_error("[vm a]\n[scenario s]\na = x }{\n", "3: unbalanced braces in \"}{\"");
+	expect_error("[vm a]\n[scenario s]\na = x {{a}}\n", "3: unbalanced braces in \"{{a}}\"");
+}
+
+static void test_filter(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm vm0]\n[vm vm1]\n[vm vm2]\n"
+				"[filter fw]\n"                     /* 4 */
+				"policy = allow\n"
+				"stateful = yes\n"
+				"rule = allow tcp dport 5555  ; a comment\n"
+				"rules = fw.rules\n"
+				"rule = drop udp\n"                 /* 9 */
+				"[topology lan]\n"
+				"vm0 = fw\n"
+				"fw = vm0 vm1 vm2\n"
+				"vm1 = fw\n"
+				"vm2 = fw\n"
+				"[filter quiet]\n");
+	int f = lab_node_find(lab, "fw");
+	assert_true(f >= 0);
+	const struct lab_node *fw = &lab->nodes[f];
+	assert_int_equal(fw->kind, LAB_FILTER);
+	assert_int_equal(fw->line, 4);
+	assert_int_equal(fw->filter.policy, LAB_POLICY_ALLOW);
+	assert_true(fw->filter.stateful);
+	assert_int_equal(fw->filter.n_rules, 2);
+	assert_string_equal(fw->filter.rules[0].text, "allow tcp dport 5555");
+	assert_int_equal(fw->filter.rules[0].line, 7);
+	assert_string_equal(fw->filter.rules[1].text, "drop udp");
+	assert_int_equal(fw->filter.rules[1].line, 9);
+	assert_string_equal(fw->filter.rules_file, "fw.rules");
+	assert_int_equal(fw->filter.rules_file_line, 8);
+	assert_int_equal(fw->n_ifaces, 1);
+	assert_int_equal(fw->ifaces[0].n_links, 3);
+	static const uint8_t zero[6];
+	assert_memory_equal(fw->ifaces[0].mac, zero, 6);
+	assert_false(fw->ifaces[0].has_ip4);
+	const struct lab_node *quiet = &lab->nodes[lab_node_find(lab, "quiet")];
+	assert_int_equal(quiet->filter.policy, LAB_POLICY_DROP);
+	assert_false(quiet->filter.stateful);
+	assert_int_equal(quiet->n_ifaces, 0);
+
+	/* vm0's link to fw reaches vm1 and vm2; fw's side reaches vm0 only */
+	assert_int_equal(lab->n_links, 3);
+	const struct lab_link *l = &lab->links[0];
+	assert_int_equal(l->end[0].node, 0);
+	assert_int_equal(l->end[1].node, (unsigned)f);
+	uint8_t m[4][6];
+	size_t n;
+	assert_int_equal(lab_link_macs(lab, 0, 0, m, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(m[0], iface(lab, "vm1", 0)->mac, 6);
+	assert_memory_equal(m[1], iface(lab, "vm2", 0)->mac, 6);
+	assert_int_equal(lab_link_macs(lab, 0, 1, m, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(m[0], iface(lab, "vm0", 0)->mac, 6);
+	assert_int_equal(lab_link_macs(lab, 0, 0, m, 1, &n), -ENOSPC);
+	assert_int_equal(n, 2);
+	assert_int_equal(lab_link_macs(lab, 0, 0, NULL, 0, &n), -ENOSPC);
+	assert_int_equal(lab_link_macs(lab, 3, 0, m, 4, &n), -EINVAL);
+	assert_int_equal(lab_link_macs(lab, 0, 2, m, 4, &n), -EINVAL);
+	assert_int_equal(lab_guest_ip4(lab, (unsigned)f, &(uint32_t){ 0 }), -ENOENT);
+	lab_free(lab);
+}
+
+static void test_name_from_filename(void **state)
+{
+	(void)state;
+	static const struct { const char *file, *name; } cases[] = {
+		{ "/srv/labs/my-lab.vqnet", "my-lab" },
+		{ "examples/zmq_samples.vqnet", "zmq_samples" },
+		{ "plain", "plain" },
+		{ "lab1.ini", "lab1" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lab *lab = parse_named("[vm vm0]\n", cases[i].file);
+		assert_string_equal(lab->name, cases[i].name);
+		assert_int_equal(lab->name_line, 0);
+		lab_free(lab);
+	}
+	struct lab *lab = parse_named("[lab]\nname = given\n[vm vm0]\n", "other.vqnet");
+	assert_string_equal(lab->name, "given");
+	assert_int_equal(lab->name_line, 2);
+	lab_free(lab);
+
+	struct lab_error err;
+	assert_int_equal(lab_parse("[vm a]\n", 7, "/x/my.lab.vqnet", &lab, &err), -EINVAL);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.msg, "no [lab] name, and the file name gives no valid one (\"my.lab\")");
+	assert_int_equal(lab_parse("[vm a]\n", 7, NULL, &lab, &err), -EINVAL);
+}
+
+static void test_error_format(void **state)
+{
+	(void)state;
+	struct lab *lab;
+	struct lab_error err;
+	char buf[LAB_MSG_MAX + 64];
+	const char *text = "[vm vm0]\nmacc = 1\n";
+	assert_int_equal(lab_parse(text, strlen(text), "lab.vqnet", &lab, &err), -EINVAL);
+	assert_string_equal(err.file, "lab.vqnet");
+	lab_error_format(&err, buf, sizeof(buf));
+	assert_string_equal(buf, "lab.vqnet:2: unknown key \"macc\" in [vm vm0]");
+	assert_int_equal(lab_parse("", 0, "empty.vqnet", &lab, &err), -EINVAL);
+	lab_error_format(&err, buf, sizeof(buf));
+	assert_string_equal(buf, "empty.vqnet: no guests (a lab needs a [vm NAME] section)");
+	assert_int_equal(lab_parse(NULL, 1, "x", &lab, &err), -EINVAL);
+	assert_int_equal(lab_parse(text, strlen(text), "x", NULL, NULL), -EINVAL);
+	assert_int_equal(lab_parse(text, strlen(text), "x", &lab, NULL), -EINVAL);
+	lab_free(NULL);
+}
+
+/* What inih would do quietly is either made harmless or an error. */
+static void test_syntax_edges(void **state)
+{
+	(void)state;
+	/* CRLF, a BOM, indentation (never a continuation line), ':' as
+	 * separator, inline comments after a blank */
+	struct lab *lab = parse("\xef\xbb\xbf[vm vm0]   ; first\r\n"
+				"   mac : 02:00:00:00:00:01 ; comment\r\n"
+				"\tip = 10.0.0.1/24\r\n"
+				"# a comment\n"
+				"[topology t]\n  vm0 =\n");
+	assert_mac(lab->nodes[0].ifaces[0].mac, "02:00:00:00:00:01");
+	assert_int_equal(lab->nodes[0].ifaces[0].ip4_line, 3);
+	assert_int_equal(lab->nodes[0].ifaces[0].n_links, 0);
+	lab_free(lab);
+
+	/* a guest in no topology has no interface (just lo) */
+	lab = parse("[vm lonely]\n[scenario s]\nlonely = true\n");
+	assert_int_equal(lab->nodes[0].n_ifaces, 0);
+	assert_int_equal(lab_first_guest(lab), 0);
+	assert_int_equal(lab_scenario_find(lab, "s"), 0);
+	assert_int_equal(lab_scenario_find(lab, "t"), -ENOENT);
+	lab_free(lab);
+
+	struct lab_error err;
+	static const char nul[] = "[vm vm0]\nip = 10.0.0.1/24\0x\n";
+	assert_int_equal(lab_parse(nul, sizeof(nul) - 1, "t", &lab, &err), -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_string_equal(err.msg, "NUL byte in line");
+
+	char line[400];
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "[vm a]\nrule = ", 14);
+	memcpy(line + sizeof(line) - 2, "\n", 2);
+	expect_error(line, "2: line too long (max 198 characters)");
+	line[7 + 198] = '\n';   /* exactly 198 characters: fine up to the key */
+	line[7 + 199] = '\0';
+	expect_error(line, "2: unknown key \"rule\" in [vm a]");
+
+	expect_error("[vm a]\nip = 10.0.0.1/24 # not a comment\n",
+		     "2: bad IP \"10.0.0.1/24 # not a comment\" (prefix must be 1-32)");
+	expect_error("[vm a]\n= 1\n", "2: missing key before \"=\"");
+	expect_error("[vm a]\nmac = \x1b[31m\n", "2: bad MAC \"?[31m\"");     /* no escapes echoed */
+	expect_error("[vm a]\n[scenario s]\na = x \"a ;b\"\n",
+		     "3: unterminated quote at \"a");
+	expect_error("[vm a]\nmac = 02:00:00:00:00:0\n", "2: bad MAC \"02:00:00:00:00:0\"");
+	expect_error("[vm a]\nmac = 02:00:00:00:00:011\n", "2: bad MAC \"02:00:00:00:00:011\"");
+	expect_error("[vm a]\nmac = 02-00-00-00-00-01\n", "2: bad MAC \"02-00-00-00-00-01\"");
+	expect_error("[vm a]\nip6 = ff02::1/64\n", "2: bad IPv6 \"ff02::1/64\" (not a unicast host address)");
+	expect_error("[vm a]\nip6 = fd00::1/129\n", "2: bad IPv6 \"fd00::1/129\" (prefix must be 1-128)");
+	expect_error("[vm a]\n[scenario s]\ntimeout = 3601\na = x\n",
+		     "3: bad timeout \"3601\" (1-3600 seconds)");
+	expect_error("[vm a]\n[scenario s]\ntimeout = 10\ntimeout = 10\na = x\n",
+		     "4: duplicate key \"timeout\" in [scenario s] (first at line 3)");
+	expect_error("[vm a]\n[filter f]\nrule =\n", "3: empty rule");
+	expect_error("[vm a]\n[vm b]\n[topology t]\na = b\nb = a\n[topology t2]\na = b\nb = a\n"
+		     "[vm c]\nip.t2 = 10.0.0.1/8\n",
+		     "10: c is not in topology t2");
+	/* /31 and /32 have no network or broadcast address */
+	lab_free(parse("[vm a]\nip = 10.0.0.0/31\n[vm b]\nip = 10.0.0.1/32\n"
+		       "[topology t]\na = b\nb = a\n"));
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	size_t cap = 64 * 1024, n = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	for (unsigned i = 0; i <= LAB_MAX_NODES; i++)
+		n += (size_t)snprintf(text + n, cap - n, "[vm g%u]\n", i);
+	expect_error(text, "65: too many nodes (max 64)");
+
+	n = 0;
+	n += (size_t)snprintf(text + n, cap - n, "[vm a]\n[scenario s]\na =");
+	for (unsigned i = 0; i <= LAB_MAX_ARGS; i++)
+		n += (size_t)snprintf(text + n, cap - n, " %u", i % 10);
+	snprintf(text + n, cap - n, "\n");
+	expect_error(text, "3: too many arguments (max 64)");
+
+	/* 64 guests, fully meshed in one topology: the largest fan-out
+	 * (two-letter names, so that a line of 63 peers fits) */
+	n = 0;
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+		n += (size_t)snprintf(text + n, cap - n, "[vm %c%c]\n", 'a' + i / 26, 'a' + i % 26);
+	n += (size_t)snprintf(text + n, cap - n, "[topology t]\n");
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++) {
+		n += (size_t)snprintf(text + n, cap - n, "%c%c =", 'a' + i / 26, 'a' + i % 26);
+		for (unsigned j = 0; j < LAB_MAX_NODES; j++)
+			if (j != i)
+				n += (size_t)snprintf(text + n, cap - n, " %c%c",
+						      'a' + j / 26, 'a' + j % 26);
+		n += (size_t)snprintf(text + n, cap - n, "\n");
+	}
+	struct lab *lab = parse(text);
+	assert_int_equal(lab->n_links, LAB_MAX_NODES * (LAB_MAX_NODES - 1) / 2);
+	assert_int_equal(lab->nodes[5].ifaces[0].n_links, LAB_MAX_NODES - 1);
+	lab_free(lab);
+	free(text);
+}
+
+/* tests/lab/bad/NAME.vqnet starts with "; expect: LINE: MESSAGE". */
+static void test_bad_corpus(void **state)
+{
+	(void)state;
+	const char *dir = VQNET_SOURCE_DIR "/tests/lab/bad";
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	unsigned count = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strcmp(e->d_name + l - 6, ".vqnet"))
+			continue;
+		char path[1024], got[LAB_MSG_MAX + 16];
+		size_t len;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		char *text = slurp(path, &len);
+		const char *prefix = "; expect: ";
+		char *nl = strchr(text, '\n');
+		if (strncmp(text, prefix, strlen(prefix)) || !nl)
+			fail_msg("%s: first line must be \"; expect: LINE: MESSAGE\"", e->d_name);
+		char *want = strndup(text + strlen(prefix), (size_t)(nl - text) - strlen(prefix));
+		struct lab *lab = NULL;
+		struct lab_error err;
+		int rc = lab_parse(text, len, e->d_name, &lab, &err);
+		snprintf(got, sizeof(got), "%u: %s", err.line, err.msg);
+		if (rc != -EINVAL || strcmp(got, want))
+			fail_msg("%s: want \"%s\", got %d \"%s\"", e->d_name, want, rc, got);
+		assert_null(lab);
+		free(want);
+		free(text);
+		count++;
+	}
+	closedir(d);
+	assert_true(count >= 20);
+	print_message("%u bad lab files give their expected error\n", count);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example_zmq_samples),
+		cmocka_unit_test(test_examples_parse),
+		cmocka_unit_test(test_scenario_quotes),
+		cmocka_unit_test(test_multi_topology),
+		cmocka_unit_test(test_two_shared_topologies),
+		cmocka_unit_test(test_derived_macs),
+		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_name_from_filename),
+		cmocka_unit_test(test_error_format),
+		cmocka_unit_test(test_syntax_edges),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_bad_corpus),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
