@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include "vswitch.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint64_t mac_key(const uint8_t m[6])
+{
+	return (uint64_t)m[0] << 40 | (uint64_t)m[1] << 32 | (uint64_t)m[2] << 24 |
+	       (uint64_t)m[3] << 16 | (uint64_t)m[4] << 8 | m[5];
+}
+
+/* Index of the first key >= k. */
+static unsigned lower_bound(const struct vsw *sw, uint64_t k)
+{
+	unsigned lo = 0, hi = sw->n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (sw->key[mid] < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Port a MAC lives behind, or -1. */
+static int lookup(const struct vsw *sw, uint64_t k)
+{
+	unsigned i = lower_bound(sw, k);
+	return i < sw->n && sw->key[i] == k ? sw->port[i] : -1;
+}
+
+void vsw_init(struct vsw *sw, bool bridge)
+{
+	memset(sw, 0, sizeof(*sw));
+	sw->bridge = bridge;
+}
+
+int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port)
+{
+	if ((mac[0] & 1) || port > VSW_LOCAL)
+		return -EINVAL;
+	uint64_t k = mac_key(mac);
+	unsigned i = lower_bound(sw, k);
+	if (i < sw->n && sw->key[i] == k)
+		return -EEXIST;
+	if (sw->n == VSW_MACS_MAX)
+		return -ENOSPC;
+	memmove(&sw->key[i + 1], &sw->key[i], (sw->n - i) * sizeof(sw->key[0]));
+	memmove(&sw->port[i + 1], &sw->port[i], (sw->n - i) * sizeof(sw->port[0]));
+	sw->key[i] = k;
+	sw->port[i] = (uint8_t)port;
+	sw->n++;
+	sw->ports |= VSW_PORT_BIT(port);
+	return 0;
+}
+
+uint64_t vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
+{
+	if (len < 14) {
+		sw->stats.runts++;
+		return 0;
+	}
+	if (in > VSW_LOCAL || lookup(sw, mac_key(frame + 6)) != (int)in) {
+		sw->stats.spoofed++;
+		return 0;
+	}
+	uint64_t reach = in == VSW_LOCAL || sw->bridge ? sw->ports : VSW_PORT_BIT(VSW_LOCAL);
+	reach &= sw->ports & ~VSW_PORT_BIT(in);
+	if (frame[0] & 1)   /* broadcast and multicast: the I/G bit */
+		return reach;
+	int out = lookup(sw, mac_key(frame));
+	if (out < 0 || !(reach & VSW_PORT_BIT(out))) {
+		sw->stats.unknown++;
+		return 0;
+	}
+	return VSW_PORT_BIT(out);
+}

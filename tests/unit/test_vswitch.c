@@ -1,0 +1,164 @@
+/* Unit tests for lib/vswitch: the forwarding decision of one interface. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vswitch.h"
+
+static const uint8_t VM0[6] = { 0x02, 0, 0, 0, 0xaa, 0x01 };
+static const uint8_t VM1[6] = { 0x02, 0, 0, 0, 0xaa, 0x02 };
+static const uint8_t VM2[6] = { 0x02, 0, 0, 0, 0xaa, 0x03 };
+static const uint8_t EVIL[6] = { 0x02, 0, 0, 0, 0xaa, 0x66 };
+static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t ND6[6] = { 0x33, 0x33, 0xff, 0x00, 0x00, 0x02 };
+
+static const uint8_t *frame(const uint8_t dst[6], const uint8_t src[6])
+{
+	static uint8_t f[60];
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;
+	return f;
+}
+
+/* vm0's interface: itself on its TAP, vm1 on link 0, vm2 on link 1. */
+static void vm0_switch(struct vsw *sw)
+{
+	vsw_init(sw, false);
+	assert_int_equal(vsw_add(sw, VM0, VSW_LOCAL), 0);
+	assert_int_equal(vsw_add(sw, VM1, 0), 0);
+	assert_int_equal(vsw_add(sw, VM2, 1), 0);
+}
+
+static void test_unicast_to_owner_only(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vm0_switch(&sw);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 60), VSW_PORT_BIT(0));
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM2, VM0), 60), VSW_PORT_BIT(1));
+	/* arriving from a link: to our TAP */
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, VM1), 60), VSW_PORT_BIT(VSW_LOCAL));
+	assert_int_equal(sw.stats.unknown + sw.stats.spoofed + sw.stats.runts, 0);
+}
+
+static void test_broadcast_and_multicast(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vm0_switch(&sw);
+	uint64_t links = VSW_PORT_BIT(0) | VSW_PORT_BIT(1);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(BCAST, VM0), 60), links);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(ND6, VM0), 60), links);
+	/* a guest is not a switch: from a link, only to the TAP */
+	assert_int_equal(vsw_forward(&sw, 1, frame(BCAST, VM2), 60), VSW_PORT_BIT(VSW_LOCAL));
+}
+
+static void test_unknown_dropped(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vm0_switch(&sw);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(EVIL, VM0), 60), 0);
+	assert_int_equal(sw.stats.unknown, 1);
+	/* to ourselves via the TAP: nowhere to go */
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM0, VM0), 60), 0);
+	/* a peer sending us a frame for a third guest: not ours to forward */
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM2, VM1), 60), 0);
+	assert_int_equal(sw.stats.unknown, 3);
+}
+
+static void test_spoofing_dropped(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vm0_switch(&sw);
+	/* the guest changed its MAC */
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, EVIL), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(BCAST, EVIL), 60), 0);
+	/* the guest claims to be vm2 */
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM2), 60), 0);
+	/* vm1's side of link 0 sends as vm2 */
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, VM2), 60), 0);
+	/* a multicast source address */
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, BCAST), 60), 0);
+	assert_int_equal(sw.stats.spoofed, 5);
+	assert_int_equal(sw.stats.unknown, 0);
+}
+
+static void test_runts(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vm0_switch(&sw);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 13), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 0), 0);
+	assert_int_equal(sw.stats.runts, 2);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 14), VSW_PORT_BIT(0));
+}
+
+/* A filter node bridges: vm0 behind link 0, vm1 and vm2 behind link 1. */
+static void test_bridge(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vsw_init(&sw, true);
+	assert_int_equal(vsw_add(&sw, VM0, 0), 0);
+	assert_int_equal(vsw_add(&sw, VM1, 1), 0);
+	assert_int_equal(vsw_add(&sw, VM2, 1), 0);
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM1, VM0), 60), VSW_PORT_BIT(1));
+	assert_int_equal(vsw_forward(&sw, 1, frame(VM0, VM2), 60), VSW_PORT_BIT(0));
+	assert_int_equal(vsw_forward(&sw, 0, frame(BCAST, VM0), 60), VSW_PORT_BIT(1));
+	/* no hairpin: vm1 to vm2 both behind link 1 */
+	assert_int_equal(vsw_forward(&sw, 1, frame(VM2, VM1), 60), 0);
+	assert_int_equal(sw.stats.unknown, 1);
+	/* no local port, so nothing can enter as local */
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 60), 0);
+	assert_int_equal(sw.stats.spoofed, 1);
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	vsw_init(&sw, false);
+	assert_int_equal(vsw_add(&sw, BCAST, 0), -EINVAL);
+	assert_int_equal(vsw_add(&sw, VM0, 64), -EINVAL);
+	assert_int_equal(vsw_add(&sw, VM0, 3), 0);
+	assert_int_equal(vsw_add(&sw, VM0, 4), -EEXIST);
+	/* fill it in a scrambled order; lookups still find every MAC */
+	for (unsigned i = 1; i < VSW_MACS_MAX; i++) {
+		unsigned k = (i * 97) % VSW_MACS_MAX;
+		uint8_t m[6] = { 0x02, 0x10, 0, 0, (uint8_t)(k >> 8), (uint8_t)k };
+		assert_int_equal(vsw_add(&sw, m, k % VSW_LINKS), 0);
+	}
+	uint8_t more[6] = { 0x02, 0x20, 0, 0, 0, 1 };
+	assert_int_equal(vsw_add(&sw, more, 0), -ENOSPC);
+	for (unsigned k = 1; k < VSW_MACS_MAX; k++) {
+		uint8_t m[6] = { 0x02, 0x10, 0, 0, (uint8_t)(k >> 8), (uint8_t)k };
+		uint64_t out = vsw_forward(&sw, 3, frame(m, VM0), 60);
+		/* guest switch: from a link only to the TAP, which does not exist */
+		assert_int_equal(out, 0);
+		assert_int_equal(vsw_forward(&sw, k % VSW_LINKS, frame(BCAST, m), 60), 0);
+	}
+	assert_int_equal(sw.stats.spoofed, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unicast_to_owner_only),
+		cmocka_unit_test(test_broadcast_and_multicast),
+		cmocka_unit_test(test_unknown_dropped),
+		cmocka_unit_test(test_spoofing_dropped),
+		cmocka_unit_test(test_runts),
+		cmocka_unit_test(test_bridge),
+		cmocka_unit_test(test_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
