@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+#include "netns.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/nsfs.h>
+
+static int path_of(const char *name, char *buf, size_t len)
+{
+	if (!name[0] || name[0] == '.' || strchr(name, '/'))
+		return -EINVAL;
+	int n = snprintf(buf, len, NETNS_DIR "/%s", name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* /run/netns must be a shared mount point, so that removing a name also
+ * removes it in mount namespaces created since (as `ip netns` arranges). */
+static int prepare_dir(void)
+{
+	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	/* not a mount point yet: make it one, then share it */
+	if (mount(NETNS_DIR, NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0 ||
+	    mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int netns_create(const char *name)
+{
+	char path[PATH_MAX];
+	int err = path_of(name, path, sizeof(path));
+	if (err || (err = prepare_dir()))
+		return err;
+	int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+
+	/* A child makes the namespace and pins it with a bind mount; we
+	 * stay where we are. */
+	pid_t pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		unlink(path);
+		return err;
+	}
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) < 0 ||
+		    mount("/proc/self/ns/net", path, "none", MS_BIND, NULL) < 0)
+			_exit(errno ? errno : EIO);
+		_exit(0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		unlink(path);
+		return WIFEXITED(status) ? -WEXITSTATUS(status) : -EIO;
+	}
+	return 0;
+}
+
+int netns_delete(const char *name)
+{
+	char path[PATH_MAX];
+	int err = path_of(name, path, sizeof(path));
+	if (err)
+		return err;
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return -errno;
+	if (unlink(path) < 0)
+		return -errno;
+	return 0;
+}
+
+bool netns_exists(const char *name)
+{
+	char path[PATH_MAX];
+	return path_of(name, path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+}
+
+int netns_open(const char *name)
+{
+	char path[PATH_MAX];
+	int err = path_of(name, path, sizeof(path));
+	if (err)
+		return err;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* An empty file left by a half-made namespace, or anything else, is
+	 * not a network namespace: refuse rather than stay where we are. */
+	int type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET) {
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+int netns_enter(int fd)
+{
+	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+int netns_inode(int fd, unsigned long *ino)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*ino = (unsigned long)st.st_ino;
+	return 0;
+}
+
+int netns_kill_all(const char *name)
+{
+	int fd = netns_open(name);
+	unsigned long ino = 0;
+	if (fd < 0)
+		return fd;
+	int err = netns_inode(fd, &ino);
+	close(fd);
+	if (err)
+		return err;
+	int total = 0;
+	for (int round = 0; round < 10; round++) {
+		int found = 0;
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			char *end;
+			long pid = strtol(e->d_name, &end, 10);
+			if (*end || pid <= 1 || pid == getpid())
+				continue;
+			char path[64];
+			struct stat st;
+			snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+			if (stat(path, &st) < 0 || st.st_ino != ino)
+				continue;
+			kill((pid_t)pid, round < 5 ? SIGTERM : SIGKILL);
+			found++;
+		}
+		if (d)
+			closedir(d);
+		if (!found)
+			break;
+		total += round == 0 ? found : 0;
+		struct timespec ts = { 0, 100 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return total;
+}

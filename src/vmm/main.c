@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vqnet-vmm - the datapath of one node of a lab.
+ *
+ * For a guest it lives inside the guest's network namespace, owns one TAP
+ * device per interface and one side of each of the interface's links, and
+ * moves frames between them: TAP -> vswitch -> link(s), link -> TAP.
+ * It is started by the supervisor (src/vqnet/supervisor.c) with the lab
+ * text and every shared object it may touch passed as file descriptors;
+ * it maps only its own links.  It keeps no state a restart cannot rebuild.
+ *
+ * Back-pressure: when a frame cannot go out because a link's ring is full,
+ * the frame is held and its TAP is not read until the peer returns buffers
+ * (it rings our doorbell, which we asked for).  The kernel then queues or
+ * drops at the TAP, as it would at any slow NIC.  A frame held longer than
+ * STALL_NS (a dead peer) is dropped and counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "lab.h"
+#include "link.h"
+#include "netdev.h"
+#include "netns.h"
+#include "stats.h"
+#include "sys.h"
+#include "vswitch.h"
+
+#define BATCH 32
+#define STALL_NS (500 * 1000000ull)
+#define LAB_TEXT_MAX (1u << 20)
+
+#define ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+
+/* A frame waiting for full links. */
+struct pending {
+	bool active;
+	uint64_t ports;      /* still to deliver */
+	uint64_t since;
+	size_t len;
+	uint8_t *buf;        /* VQ_FRAME_MAX bytes, allocated once */
+};
+
+struct iface;
+
+struct link {
+	unsigned index;      /* in lab->links */
+	unsigned side;
+	unsigned port;       /* vswitch port on its interface */
+	struct iface *ifc;
+	struct vq_port vq;
+	void *mem;
+	size_t len;
+	int bell, peer_bell; /* ours (we wait on it), the peer's (we ring it) */
+	bool dirty;          /* frames sent since the last publish */
+	bool more;           /* the receive side may hold more frames */
+	bool dead;           /* the peer broke the protocol */
+	struct vmm_link_stats *st;
+};
+
+struct iface {
+	const struct lab_iface *li;
+	int tap;
+	struct vsw sw;
+	struct link *port[VSW_LINKS];
+	struct pending pend;
+	struct vmm_if_stats *st;
+};
+
+struct vmm {
+	struct lab *lab;
+	const struct lab_node *node;
+	struct iface *ifc;
+	unsigned n_ifc;
+	struct link *links;
+	unsigned n_links;
+	struct vmm_stats *stats;
+	size_t stats_len;
+	int epfd, sigfd;
+	uint8_t buf[VQ_FRAME_MAX + 1];
+};
+
+static const char *prog = "vqnet-vmm";
+static int ready_fd = -1;
+
+/* Setup failures go to the supervisor through the ready pipe, then we exit. */
+__attribute__((format(printf, 1, 2), noreturn))
+static void fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ready_fd >= 0) {
+		dprintf(ready_fd, "error: %s\n", msg);
+		close(ready_fd);
+	}
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	exit(1);
+}
+
+/* A small decimal number ending at NUL, ',' or '=': an fd or link index. */
+static int parse_fd(const char *s)
+{
+	long v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9' && v <= 65535; p++)
+		v = v * 10 + (*p - '0');
+	if (p == s || v > 65535 || (*p && *p != ',' && *p != '='))
+		return -1;
+	return (int)v;
+}
+
+/* ---- datapath ------------------------------------------------------------ */
+
+static void tap_pause(struct vmm *m, struct iface *ifc, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = ifc };
+	epoll_ctl(m->epfd, EPOLL_CTL_MOD, ifc->tap, &ev);
+}
+
+static void link_dead(struct vmm *m, struct link *l, int err)
+{
+	if (l->dead)
+		return;
+	l->dead = true;
+	__atomic_store_n(&l->st->error, err, __ATOMIC_RELAXED);
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, l->bell, NULL);
+	fprintf(stderr, "%s: %s: link %u: %s; link disabled\n", prog, m->node->name,
+		l->index, vq_strerror(err));
+}
+
+static void to_guest(struct iface *ifc, const uint8_t *f, size_t len)
+{
+	if (write(ifc->tap, f, len) == (ssize_t)len) {
+		ADD(ifc->st->to_guest_frames, 1);
+		ADD(ifc->st->to_guest_bytes, len);
+	} else {
+		ADD(ifc->st->to_guest_drops, 1);
+	}
+}
+
+/* Send f out of every port in ports; returns the ports whose ring is full. */
+static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
+			size_t len, uint64_t ports)
+{
+	uint64_t full = 0;
+	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
+		to_guest(ifc, f, len);
+		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
+	}
+	while (ports) {
+		unsigned p = (unsigned)__builtin_ctzll(ports);
+		ports &= ports - 1;
+		struct link *l = ifc->port[p];
+		if (l->dead)
+			continue;
+		int err = vq_port_send(&l->vq, f, len);
+		/* full: ask for a kick when buffers come back; maybe they
+		 * already have */
+		if (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
+			err = vq_port_send(&l->vq, f, len);
+		if (err == -VQ_ENOSPC) {
+			full |= VSW_PORT_BIT(p);
+		} else if (err) {
+			link_dead(m, l, err);
+		} else {
+			l->dirty = true;
+			ADD(l->st->tx_frames, 1);
+			ADD(l->st->tx_bytes, len);
+		}
+	}
+	return full;
+}
+
+static void hold(struct pending *pd, const uint8_t *f, size_t len, uint64_t ports)
+{
+	memcpy(pd->buf, f, len);
+	pd->len = len;
+	pd->ports = ports;
+	pd->since = sys_now_ns();
+	pd->active = true;
+}
+
+/* Frames the guest sent: TAP -> vswitch -> links. */
+static void pump_tap(struct vmm *m, struct iface *ifc)
+{
+	for (int n = 0; n < BATCH && !ifc->pend.active; n++) {
+		ssize_t r = read(ifc->tap, m->buf, sizeof(m->buf));
+		if (r <= 0)
+			break;
+		ADD(ifc->st->from_guest_frames, 1);
+		ADD(ifc->st->from_guest_bytes, (uint64_t)r);
+		if ((size_t)r > VQ_FRAME_MAX) {
+			ADD(ifc->st->runts, 1);
+			continue;
+		}
+		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf, (size_t)r);
+		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
+		if (full) {
+			hold(&ifc->pend, m->buf, (size_t)r, full);
+			tap_pause(m, ifc, true);
+		}
+	}
+}
+
+/* Frames the peer sent: copied out of shared memory before anything looks
+ * at them (the peer can rewrite its buffers at any time), then switched. */
+static void pump_link(struct vmm *m, struct link *l)
+{
+	struct iface *ifc = l->ifc;
+	struct vq_frame f;
+	int n = 0;
+	l->more = false;
+	while (!l->dead) {
+		if (n == BATCH) {
+			l->more = true;
+			break;
+		}
+		int r = vq_port_recv(&l->vq, &f, 1);
+		if (r < 0) {
+			link_dead(m, l, r);
+			return;
+		}
+		if (r == 0) {
+			/* idle: ask for a kick, unless frames slipped in */
+			l->more = vq_port_rx_wait(&l->vq);
+			break;
+		}
+		n++;
+		size_t len = 0;
+		for (unsigned k = 0; k < f.niov; k++) {
+			memcpy(m->buf + len, f.iov[k].iov_base, f.iov[k].iov_len);
+			len += f.iov[k].iov_len;
+		}
+		vq_port_recv_done(&l->vq, &f, 1);
+		ADD(l->st->rx_frames, 1);
+		ADD(l->st->rx_bytes, len);
+		uint64_t ports = vsw_forward(&ifc->sw, l->port, m->buf, len);
+		if (ports)
+			deliver(m, ifc, m->buf, len, ports);
+	}
+	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
+	if (kick < 0) {
+		link_dead(m, l, kick);
+	} else if (kick) {
+		sys_ring(l->peer_bell);
+		ADD(l->st->kicks, 1);
+	}
+}
+
+/* Retry held frames; drop those held too long. */
+static void retry_pending(struct vmm *m, uint64_t now)
+{
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		struct pending *pd = &ifc->pend;
+		if (!pd->active)
+			continue;
+		pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
+		if (pd->ports && now - pd->since > STALL_NS) {
+			ADD(ifc->st->stalled, 1);
+			pd->ports = 0;
+		}
+		if (!pd->ports) {
+			pd->active = false;
+			tap_pause(m, ifc, false);
+		}
+	}
+}
+
+static void publish_all(struct vmm *m)
+{
+	for (unsigned i = 0; i < m->n_links; i++) {
+		struct link *l = &m->links[i];
+		if (!l->dirty || l->dead)
+			continue;
+		l->dirty = false;
+		int kick = vq_port_tx_publish(&l->vq);
+		if (kick < 0) {
+			link_dead(m, l, kick);
+		} else if (kick) {
+			sys_ring(l->peer_bell);
+			ADD(l->st->kicks, 1);
+		}
+	}
+}
+
+static void sync_stats(struct vmm *m)
+{
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		__atomic_store_n(&ifc->st->spoofed, ifc->sw.stats.spoofed, __ATOMIC_RELAXED);
+		__atomic_store_n(&ifc->st->unknown, ifc->sw.stats.unknown, __ATOMIC_RELAXED);
+		__atomic_store_n(&ifc->st->runts, ifc->sw.stats.runts, __ATOMIC_RELAXED);
+	}
+}
+
+static void run(struct vmm *m)
+{
+	struct epoll_event ev[64];
+	for (;;) {
+		publish_all(m);
+		sync_stats(m);
+		bool busy = false, held = false;
+		for (unsigned i = 0; i < m->n_links; i++)
+			busy |= m->links[i].more && !m->links[i].dead;
+		for (unsigned i = 0; i < m->n_ifc; i++)
+			held |= m->ifc[i].pend.active;
+		int n = epoll_wait(m->epfd, ev, 64, busy ? 0 : held ? 10 : -1);
+		if (n < 0 && errno != EINTR)
+			fail("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+			if (p == m) {
+				struct signalfd_siginfo si;
+				if (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
+					return;
+			} else if (p >= (void *)m->links && p < (void *)(m->links + m->n_links)) {
+				struct link *l = p;
+				sys_clear(l->bell);
+				l->more = true;
+			}
+		}
+		for (unsigned i = 0; i < m->n_links; i++)
+			if (m->links[i].more)
+				pump_link(m, &m->links[i]);
+		if (held)
+			retry_pending(m, sys_now_ns());
+		for (int i = 0; i < n; i++) {
+			struct iface *ifc = ev[i].data.ptr;
+			if (ifc >= m->ifc && ifc < m->ifc + m->n_ifc && !ifc->pend.active)
+				pump_tap(m, ifc);
+		}
+	}
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static char *read_all(int fd, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf)
+			return NULL;
+		if (n == cap) {
+			if (cap >= LAB_TEXT_MAX) {
+				free(buf);
+				return NULL;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				free(buf);
+			buf = nb, cap *= 2;
+			continue;
+		}
+		ssize_t r = pread(fd, buf + n, cap - n, (off_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*len = n;
+	return buf;
+}
+
+struct link_arg {
+	unsigned index;
+	int mem, bell, peer_bell;
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: %s --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
+		"          [--netns NAME] [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
+		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
+		"between its TAP devices and its shared-memory links.\n", prog);
+}
+
+static void setup_guest_netns(struct vmm *m, const char *netns)
+{
+	int fd = netns_open(netns);
+	if (fd < 0)
+		fail("namespace %s: %s", netns, strerror(-fd));
+	int err = netns_enter(fd);
+	close(fd);
+	if (err)
+		fail("cannot enter namespace %s: %s", netns, strerror(-err));
+	/* Addresses in a lab are unique by construction: skip duplicate
+	 * address detection so IPv6 is usable at once. */
+	netdev_sysctl("net/ipv6/conf/all/accept_dad", "0");
+	netdev_sysctl("net/ipv6/conf/default/accept_dad", "0");
+	if ((err = netdev_up("lo")))
+		fail("cannot bring lo up: %s", strerror(-err));
+
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		const struct lab_iface *li = ifc->li;
+		const char *what = "create TAP";
+		ifc->tap = netdev_tap(li->name);
+		err = ifc->tap < 0 ? ifc->tap : 0;
+		if (!err && (what = "set MAC of", err = netdev_set_mac(li->name, li->mac)) == 0 &&
+		    li->has_ip4)
+			what = "set IPv4 address of", err = netdev_set_ip4(li->name, li->ip4, li->prefix4);
+		if (!err)
+			what = "bring up", err = netdev_up(li->name);
+		if (!err && li->has_ip6)
+			what = "set IPv6 address of", err = netdev_set_ip6(li->name, li->ip6, li->prefix6);
+		if (err)
+			fail("cannot %s %s: %s", what, li->name, strerror(-err));
+	}
+}
+
+static void setup(struct vmm *m, const char *node_name, const char *netns,
+		  int lab_fd, int stats_fd, struct link_arg *la, unsigned n_la)
+{
+	size_t len;
+	char *text = read_all(lab_fd, &len);
+	if (!text)
+		fail("cannot read the lab from fd %d", lab_fd);
+	close(lab_fd);
+	struct lab_error le;
+	if (lab_parse(text, len, "lab", &m->lab, &le) < 0)
+		fail("lab: line %u: %s", le.line, le.msg);
+	free(text);
+	int ni = lab_node_find(m->lab, node_name);
+	if (ni < 0)
+		fail("no node \"%s\" in the lab", node_name);
+	m->node = &m->lab->nodes[ni];
+	if (m->node->kind != LAB_GUEST)
+		fail("%s is not a guest", node_name);
+	if (!netns)
+		fail("a guest needs --netns");
+
+	m->n_ifc = m->node->n_ifaces;
+	m->ifc = calloc(m->n_ifc ? m->n_ifc : 1, sizeof(*m->ifc));
+	for (unsigned i = 0; i < m->n_ifc; i++)
+		m->n_links += m->node->ifaces[i].n_links;
+	m->links = calloc(m->n_links ? m->n_links : 1, sizeof(*m->links));
+	if (!m->ifc || !m->links)
+		fail("out of memory");
+	if (n_la != m->n_links)
+		fail("%u links given, %s has %u", n_la, node_name, m->n_links);
+
+	int err;
+	m->stats = sys_map_sealed(stats_fd, &m->stats_len, &err);
+	if (!m->stats)
+		fail("cannot map stats: %s", strerror(-err));
+	close(stats_fd);
+	if (m->stats_len < vmm_stats_bytes(m->n_ifc, m->n_links, 0) ||
+	    m->stats->n_ifaces != m->n_ifc || m->stats->n_links != m->n_links)
+		fail("stats region does not fit this node");
+	m->stats->pid = (uint64_t)getpid();
+
+	unsigned k = 0;
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		ifc->li = &m->node->ifaces[i];
+		ifc->tap = -1;
+		ifc->st = vmm_stats_if(m->stats, i);
+		ifc->pend.buf = malloc(VQ_FRAME_MAX);
+		if (!ifc->pend.buf)
+			fail("out of memory");
+		vsw_init(&ifc->sw, false);
+		if (vsw_add(&ifc->sw, ifc->li->mac, VSW_LOCAL))
+			fail("%s: bad MAC", ifc->li->name);
+		for (unsigned j = 0; j < ifc->li->n_links; j++, k++) {
+			struct link *l = &m->links[k];
+			const struct lab_link *ll = &m->lab->links[ifc->li->links[j]];
+			struct link_arg *a = NULL;
+			for (unsigned x = 0; x < n_la; x++)
+				if (la[x].index == ifc->li->links[j])
+					a = &la[x];
+			if (!a)
+				fail("no --link for link %u", ifc->li->links[j]);
+			l->index = a->index;
+			l->side = ll->end[0].node == (unsigned)ni && ll->end[0].iface == i ? 0 : 1;
+			l->port = j;
+			l->ifc = ifc;
+			l->bell = a->bell;
+			l->peer_bell = a->peer_bell;
+			l->st = vmm_stats_link(m->stats, m->n_ifc, k);
+			l->mem = sys_map_sealed(a->mem, &l->len, &err);
+			if (!l->mem)
+				fail("link %u: cannot map: %s", l->index, strerror(-err));
+			close(a->mem);
+			if ((err = vq_port_attach(&l->vq, l->mem, l->len, l->side)))
+				fail("link %u: %s", l->index, vq_strerror(err));
+			ifc->port[j] = l;
+
+			uint8_t macs[VSW_MACS_MAX][6];
+			size_t nm;
+			if (lab_link_macs(m->lab, l->index, l->side, macs, VSW_MACS_MAX, &nm))
+				fail("link %u: too many MACs behind it", l->index);
+			for (size_t x = 0; x < nm; x++)
+				if ((err = vsw_add(&ifc->sw, macs[x], j)))
+					fail("link %u: MAC table: %s", l->index, strerror(-err));
+		}
+	}
+
+	setup_guest_netns(m, netns);
+
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->epfd < 0 || m->sigfd < 0)
+		fail("epoll/signalfd: %s", strerror(errno));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = m };
+	epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev);
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		ev.data.ptr = &m->ifc[i];
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->ifc[i].tap, &ev) < 0)
+			fail("epoll: %s", strerror(errno));
+	}
+	for (unsigned i = 0; i < m->n_links; i++) {
+		ev.data.ptr = &m->links[i];
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->links[i].bell, &ev) < 0)
+			fail("epoll: %s", strerror(errno));
+		m->links[i].more = true;   /* look once: the peer may be ahead */
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *node = NULL, *netns = NULL;
+	int lab_fd = -1, stats_fd = -1;
+	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
+	unsigned n_la = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!v) {
+			usage(stderr);
+			return 2;
+		}
+		i++;
+		if (!strcmp(a, "--node")) {
+			node = v;
+		} else if (!strcmp(a, "--netns")) {
+			netns = v;
+		} else if (!strcmp(a, "--lab-fd")) {
+			lab_fd = parse_fd(v);
+		} else if (!strcmp(a, "--ready-fd")) {
+			ready_fd = parse_fd(v);
+		} else if (!strcmp(a, "--stats-fd")) {
+			stats_fd = parse_fd(v);
+		} else if (!strcmp(a, "--link") && n_la < sizeof(la) / sizeof(la[0])) {
+			struct link_arg *l = &la[n_la++];
+			const char *eq = strchr(v, '='), *c1 = eq ? strchr(eq, ',') : NULL,
+				   *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+			int idx = parse_fd(v);
+			if (idx < 0 || !eq || !c1 || !c2 || (l->mem = parse_fd(eq + 1)) < 0 ||
+			    (l->bell = parse_fd(c1 + 1)) < 0 || (l->peer_bell = parse_fd(c2 + 1)) < 0) {
+				fprintf(stderr, "%s: bad --link \"%s\" (INDEX=MEMFD,BELL,PEERBELL)\n", prog, v);
+				return 2;
+			}
+			l->index = (unsigned)idx;
+		} else {
+			fprintf(stderr, "%s: unknown or bad option %s\n", prog, a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!node || lab_fd < 0 || stats_fd < 0 || ready_fd < 0) {
+		usage(stderr);
+		return 2;
+	}
+	/* die with the supervisor, never linger on our own */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 1;
+
+	static struct vmm m;
+	setup(&m, node, netns, lab_fd, stats_fd, la, n_la);
+	if (write(ready_fd, "ok\n", 3) != 3)
+		fail("cannot report ready");
+	close(ready_fd);
+	ready_fd = -1;
+	run(&m);
+	return 0;
+}

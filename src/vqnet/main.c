@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* vqnet - command dispatch and the helpers every command shares. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vqnet.h"
+
+const char *prog = "vqnet";
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *description;
+} commands[] = {
+	{ "up", cmd_up, "FILE", "bring a lab up and print its interfaces" },
+	{ "down", cmd_down, "LAB", "take a lab down, leaving nothing behind" },
+	{ "status", cmd_status, "[--json] [LAB]", "show guests, interfaces, links and counters" },
+	{ "list", cmd_list, "", "list the labs that are up" },
+	{ "exec", cmd_exec, "LAB GUEST -- CMD [ARG...]", "run a command inside a guest" },
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: %s COMMAND [ARGS]\n\n"
+		"Private Ethernet networks between network-namespace guests, over\n"
+		"shared-memory virtqueues, and the programs that run across them.\n\n", prog);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(to, "  %-7s %-26s %s\n", commands[i].name, commands[i].usage,
+			commands[i].description);
+	fprintf(to, "\n'%s COMMAND --help' for more.  Labs live under " RUN_DIR ";\n"
+		"guests are namespaces LAB-GUEST (see 'ip netns list').  Needs root.\n", prog);
+}
+
+void err_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void labfile_error(const struct labfile *lf, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (line)
+		fprintf(stderr, "%s:%u: ", lf->path, line);
+	else
+		fprintf(stderr, "%s: ", lf->path);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+#define LABFILE_MAX (1u << 20)
+
+int labfile_load(const char *path, struct labfile *lf)
+{
+	memset(lf, 0, sizeof(*lf));
+	lf->path = path;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err_msg("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_USAGE;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > LABFILE_MAX) {
+		err_msg("%s: %s", path, S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
+		close(fd);
+		return EXIT_USAGE;
+	}
+	lf->text = malloc((size_t)st.st_size + 1);
+	ssize_t n = lf->text ? read(fd, lf->text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n < 0) {
+		err_msg("%s: %s", path, strerror(errno));
+		labfile_free(lf);
+		return EXIT_USAGE;
+	}
+	lf->len = (size_t)n;
+	lf->text[n] = 0;
+	struct lab_error le;
+	int err = lab_parse(lf->text, lf->len, path, &lf->lab, &le);
+	if (err) {
+		labfile_error(lf, le.line, "%s", le.msg);
+		labfile_free(lf);
+		return err == -EINVAL ? EXIT_USAGE : 1;
+	}
+	return 0;
+}
+
+void labfile_free(struct labfile *lf)
+{
+	lab_free(lf->lab);
+	free(lf->text);
+	lf->lab = NULL;
+	lf->text = NULL;
+}
+
+int lab_path(char *buf, size_t len, const char *lab, const char *suffix)
+{
+	int n = snprintf(buf, len, RUN_DIR "/%s%s", lab, suffix);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int guest_netns(char *buf, size_t len, const char *lab, const char *guest)
+{
+	int n = snprintf(buf, len, "%s-%s", lab, guest);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Names that reach paths: what lab files allow, nothing that walks. */
+bool lab_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > LAB_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return name[0] != '-';
+}
+
+const char *self_dir(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0]) {
+		ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+		if (n <= 0)
+			return ".";
+		dir[n] = 0;
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+	}
+	return dir;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("vqnet 0.1\n");
+		return 0;
+	}
+	/* internal: the supervisor re-executes itself under this name */
+	if (!strcmp(argv[1], "__supervise"))
+		return cmd_supervise(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		for (int k = 2; k < argc && strcmp(argv[k], "--"); k++) {
+			if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+				printf("usage: %s %s %s\n  %s\n", prog, commands[i].name,
+				       commands[i].usage, commands[i].description);
+				return 0;
+			}
+		}
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	err_msg("unknown command \"%s\" (try '%s --help')", argv[1], prog);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-lab supervisor: `vqnet up` starts it as `vqnet __supervise`.
+ *
+ * It creates the guests' namespaces, one sealed memfd and two doorbells per
+ * link, one stats memfd per node, starts one vqnet-vmm per guest with only
+ * its own objects, waits until every vmm reports its interfaces up, then
+ * answers on RUN_DIR/LAB.sock (status, down) until told to stop.  If
+ * anything fails on the way up, everything made so far is removed.
+ *
+ * It holds RUN_DIR/LAB.lock for its whole life: that lock is what "the lab
+ * is up" means, so a second `vqnet up` cannot race it.  RUN_DIR/LAB.state
+ * lists what it made, for `vqnet down` to clean up after a supervisor that
+ * died.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "link.h"
+#include "netns.h"
+#include "stats.h"
+#include "supervisor.h"
+#include "sys.h"
+#include "vqnet.h"
+
+#define READY_TIMEOUT_MS 15000
+#define STOP_GRACE_MS 2000
+
+struct sup_link {
+	int mem;
+	int bell[2];          /* bell[i]: the doorbell side i waits on */
+};
+
+struct sup {
+	struct lab *lab;
+	const char *file;
+	int lab_fd;
+	struct sup_link *links;
+	struct sup_node *nodes;
+	int lsock, sigfd, epfd;
+	time_t started;
+};
+
+static struct sup S;
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	char ts[32];
+	time_t t = time(NULL);
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&t));
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s supervisor: ", ts);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- teardown ------------------------------------------------------------- */
+
+static bool wait_exit(pid_t pid, int *status, int ms)
+{
+	for (int t = 0; t <= ms; t += 10) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			return true;
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static void teardown(void)
+{
+	struct lab *lab = S.lab;
+	if (!lab || !S.nodes)
+		return;
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		struct sup_node *n = &S.nodes[i];
+		if (n->pid > 0 && !n->exited)
+			kill(n->pid, SIGTERM);
+	}
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		struct sup_node *n = &S.nodes[i];
+		if (n->pid > 0 && !n->exited && !wait_exit(n->pid, &n->status, STOP_GRACE_MS)) {
+			kill(n->pid, SIGKILL);
+			wait_exit(n->pid, &n->status, STOP_GRACE_MS);
+		}
+		n->exited = true;
+		if (n->netns_made) {
+			netns_kill_all(n->netns);
+			int err = netns_delete(n->netns);
+			if (err)
+				logf_("cannot delete namespace %s: %s", n->netns, strerror(-err));
+			n->netns_made = false;
+		}
+		if (n->stats)
+			munmap(n->stats, n->stats_len);
+		n->stats = NULL;
+	}
+	char path[PATH_MAX];
+	const char *const suffixes[] = { ".sock", ".state", ".log", ".lock" };
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (lab_path(path, sizeof(path), lab->name, suffixes[i]) == 0)
+			unlink(path);
+	rmdir(RUN_DIR);   /* only if empty */
+}
+
+/* ---- bring-up --------------------------------------------------------------- */
+
+static int make_links(char *msg, size_t len)
+{
+	struct lab *lab = S.lab;
+	size_t bytes = vq_link_bytes(VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT);
+	for (unsigned i = 0; i < lab->n_links; i++) {
+		struct sup_link *l = &S.links[i];
+		l->mem = sys_memfd_sealed("vqnet-link", bytes);
+		l->bell[0] = sys_bell();
+		l->bell[1] = sys_bell();
+		int err = l->mem < 0 ? l->mem : l->bell[0] < 0 ? l->bell[0] : l->bell[1];
+		if (err < 0) {
+			snprintf(msg, len, "link %u: %s", i, strerror(-err));
+			return -1;
+		}
+		size_t mlen;
+		void *mem = sys_map_sealed(l->mem, &mlen, &err);
+		if (!mem || (err = vq_link_format(mem, mlen, VQ_LINK_NUM_DEFAULT,
+						  VQ_LINK_CHUNK_DEFAULT, true))) {
+			snprintf(msg, len, "link %u: %s", i, mem ? vq_strerror(err) : strerror(-err));
+			if (mem)
+				munmap(mem, mlen);
+			return -1;
+		}
+		munmap(mem, mlen);
+	}
+	return 0;
+}
+
+static unsigned node_links(const struct lab_node *node)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < node->n_ifaces; i++)
+		n += node->ifaces[i].n_links;
+	return n;
+}
+
+static int make_stats(unsigned idx, char *msg, size_t len)
+{
+	struct sup_node *n = &S.nodes[idx];
+	const struct lab_node *node = &S.lab->nodes[idx];
+	unsigned nl = node_links(node);
+	int err;
+	n->stats_fd = sys_memfd_sealed("vqnet-stats", vmm_stats_bytes(node->n_ifaces, nl, 0));
+	if (n->stats_fd < 0 || !(n->stats = sys_map_sealed(n->stats_fd, &n->stats_len, &err))) {
+		snprintf(msg, len, "stats of %s: %s", node->name,
+			 strerror(n->stats_fd < 0 ? -n->stats_fd : -err));
+		return -1;
+	}
+	n->stats->magic = VMM_STATS_MAGIC;
+	n->stats->n_ifaces = node->n_ifaces;
+	n->stats->n_links = nl;
+	return 0;
+}
+
+/* Let fd survive exec in the child we are about to become. */
+static void keep_fd(int fd)
+{
+	fcntl(fd, F_SETFD, 0);
+}
+
+static int spawn_vmm(unsigned idx, char *msg, size_t len)
+{
+	struct sup_node *n = &S.nodes[idx];
+	const struct lab_node *node = &S.lab->nodes[idx];
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		snprintf(msg, len, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* argv, built before fork: exec is all the child does */
+	enum { FIXED = 12 };
+	unsigned nl = node_links(node);
+	char **argv = calloc(FIXED + 2 * nl + 1, sizeof(char *));
+	char (*num)[64] = calloc(4 + nl, sizeof(*num));
+	char exe[PATH_MAX];
+	if (!argv || !num) {
+		free(argv);
+		free(num);
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	snprintf(exe, sizeof(exe), "%s/vqnet-vmm", self_dir());
+	unsigned a = 0;
+	argv[a++] = "vqnet-vmm";
+	argv[a++] = "--node";
+	argv[a++] = (char *)node->name;
+	argv[a++] = "--netns";
+	argv[a++] = n->netns;
+	snprintf(num[0], sizeof(num[0]), "%d", S.lab_fd);
+	snprintf(num[1], sizeof(num[1]), "%d", pfd[1]);
+	snprintf(num[2], sizeof(num[2]), "%d", n->stats_fd);
+	argv[a++] = "--lab-fd";
+	argv[a++] = num[0];
+	argv[a++] = "--ready-fd";
+	argv[a++] = num[1];
+	argv[a++] = "--stats-fd";
+	argv[a++] = num[2];
+	unsigned k = 4;
+	for (unsigned i = 0; i < node->n_ifaces; i++) {
+		for (unsigned j = 0; j < node->ifaces[i].n_links; j++, k++) {
+			unsigned li = node->ifaces[i].links[j];
+			const struct lab_link *ll = &S.lab->links[li];
+			unsigned side = ll->end[0].node == idx && ll->end[0].iface == i ? 0 : 1;
+			struct sup_link *sl = &S.links[li];
+			snprintf(num[k], sizeof(num[k]), "%u=%d,%d,%d", li, sl->mem,
+				 sl->bell[side], sl->bell[side ^ 1]);
+			argv[a++] = "--link";
+			argv[a++] = num[k];
+		}
+	}
+	argv[a] = NULL;
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		keep_fd(S.lab_fd);
+		keep_fd(pfd[1]);
+		keep_fd(n->stats_fd);
+		for (unsigned i = 0; i < node->n_ifaces; i++) {
+			for (unsigned j = 0; j < node->ifaces[i].n_links; j++) {
+				struct sup_link *sl = &S.links[node->ifaces[i].links[j]];
+				keep_fd(sl->mem);
+				keep_fd(sl->bell[0]);
+				keep_fd(sl->bell[1]);
+			}
+		}
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(exe, argv);
+		dprintf(pfd[1], "error: cannot run %s: %s\n", exe, strerror(errno));
+		_exit(127);
+	}
+	int saved = errno;
+	free(argv);
+	free(num);
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		snprintf(msg, len, "fork: %s", strerror(saved));
+		return -1;
+	}
+	n->pid = pid;
+	n->ready = pfd[0];
+	logf_("started vmm of %s (pid %d)", node->name, (int)pid);
+	return 0;
+}
+
+/* Wait until every vmm has said "ok" (or one has failed). */
+static int wait_ready(char *msg, size_t len)
+{
+	struct lab *lab = S.lab;
+	uint64_t deadline = sys_now_ns() + READY_TIMEOUT_MS * 1000000ull;
+	for (;;) {
+		struct pollfd pfd[LAB_MAX_NODES];
+		unsigned idx[LAB_MAX_NODES], np = 0;
+		for (unsigned i = 0; i < lab->n_nodes; i++) {
+			if (S.nodes[i].ready >= 0) {
+				pfd[np] = (struct pollfd){ .fd = S.nodes[i].ready, .events = POLLIN };
+				idx[np++] = i;
+			}
+		}
+		if (!np)
+			return 0;
+		uint64_t now = sys_now_ns();
+		if (now >= deadline) {
+			snprintf(msg, len, "%s: vmm not ready after %d s",
+				 lab->nodes[idx[0]].name, READY_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		if (poll(pfd, np, (int)((deadline - now) / 1000000) + 1) < 0 && errno != EINTR) {
+			snprintf(msg, len, "poll: %s", strerror(errno));
+			return -1;
+		}
+		for (unsigned p = 0; p < np; p++) {
+			if (!pfd[p].revents)
+				continue;
+			struct sup_node *n = &S.nodes[idx[p]];
+			char line[600] = "";
+			ssize_t r = read(n->ready, line, sizeof(line) - 1);
+			close(n->ready);
+			n->ready = -1;
+			line[r > 0 ? r : 0] = 0;
+			line[strcspn(line, "\n")] = 0;
+			if (strcmp(line, "ok")) {
+				snprintf(msg, len, "%s: %s", lab->nodes[idx[p]].name,
+					 r > 0 ? line + (strncmp(line, "error: ", 7) ? 0 : 7)
+					       : "vmm exited before it was ready");
+				return -1;
+			}
+		}
+	}
+}
+
+static int write_state(void)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	if (lab_path(path, sizeof(path), S.lab->name, ".state") ||
+	    lab_path(tmp, sizeof(tmp), S.lab->name, ".state.tmp"))
+		return -ENAMETOOLONG;
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "supervisor %d\nfile %s\n", (int)getpid(), S.file);
+	for (unsigned i = 0; i < S.lab->n_nodes; i++) {
+		if (S.nodes[i].netns_made)
+			fprintf(f, "netns %s\n", S.nodes[i].netns);
+		if (S.nodes[i].pid > 0)
+			fprintf(f, "vmm %s %d\n", S.lab->nodes[i].name, (int)S.nodes[i].pid);
+	}
+	int err = fclose(f) ? -errno : 0;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	return err;
+}
+
+static int listen_ctl(char *msg, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (lab_path(sa.sun_path, sizeof(sa.sun_path), S.lab->name, ".sock")) {
+		snprintf(msg, len, "socket path too long");
+		return -1;
+	}
+	unlink(sa.sun_path);   /* stale: we hold the lab's lock */
+	S.lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (S.lsock < 0 || bind(S.lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(sa.sun_path, 0600) < 0 || listen(S.lsock, 16) < 0) {
+		snprintf(msg, len, "control socket %s: %s", sa.sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int bring_up(char *msg, size_t len)
+{
+	struct lab *lab = S.lab;
+	S.links = calloc(lab->n_links ? lab->n_links : 1, sizeof(*S.links));
+	S.nodes = calloc(lab->n_nodes, sizeof(*S.nodes));
+	if (!S.links || !S.nodes) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < lab->n_links; i++)
+		S.links[i] = (struct sup_link){ -1, { -1, -1 } };
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		struct sup_node *n = &S.nodes[i];
+		n->stats_fd = n->ready = -1;
+		guest_netns(n->netns, sizeof(n->netns), lab->name, lab->nodes[i].name);
+	}
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		struct sup_node *n = &S.nodes[i];
+		if (lab->nodes[i].kind != LAB_GUEST)
+			continue;
+		int err = netns_create(n->netns);
+		if (err) {
+			snprintf(msg, len, "cannot create namespace %s: %s", n->netns,
+				 err == -EEXIST ? "it already exists" : strerror(-err));
+			return -1;
+		}
+		n->netns_made = true;
+	}
+	if (make_links(msg, len))
+		return -1;
+	for (unsigned i = 0; i < lab->n_nodes; i++)
+		if (make_stats(i, msg, len) || spawn_vmm(i, msg, len))
+			return -1;
+	write_state();
+	if (wait_ready(msg, len) || listen_ctl(msg, len))
+		return -1;
+	write_state();
+	return 0;
+}
+
+/* ---- serving ---------------------------------------------------------------- */
+
+static void serve(int c)
+{
+	char req[256];
+	struct timeval tv = { 2, 0 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ssize_t r = recv(c, req, sizeof(req) - 1, 0);
+	if (r <= 0)
+		return;
+	req[r] = 0;
+	req[strcspn(req, "\r\n")] = 0;
+
+	if (!strcmp(req, "down")) {
+		logf_("down requested");
+		teardown();
+		/* answer only once everything is gone */
+		if (send(c, "ok\n", 3, MSG_NOSIGNAL) < 0)
+			logf_("could not confirm down: %s", strerror(errno));
+		close(c);
+		exit(0);
+	}
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	if (!strcmp(req, "status"))
+		sup_status(f, S.lab, S.nodes, S.started, false);
+	else if (!strcmp(req, "status-json"))
+		sup_status(f, S.lab, S.nodes, S.started, true);
+	else
+		fprintf(f, "error: unknown request \"%s\"\n", req);
+	fclose(f);
+	for (size_t off = 0; off < len;) {
+		ssize_t w = send(c, text + off, len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(text);
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (unsigned i = 0; i < S.lab->n_nodes; i++) {
+			struct sup_node *n = &S.nodes[i];
+			if (n->pid != pid)
+				continue;
+			n->exited = true;
+			n->status = status;
+			if (WIFSIGNALED(status))
+				logf_("vmm of %s (pid %d) killed by signal %d", S.lab->nodes[i].name,
+				      (int)pid, WTERMSIG(status));
+			else
+				logf_("vmm of %s (pid %d) exited with status %d", S.lab->nodes[i].name,
+				      (int)pid, WEXITSTATUS(status));
+		}
+	}
+}
+
+static void loop(void)
+{
+	S.epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = S.lsock };
+	epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.lsock, &ev);
+	ev.data.fd = S.sigfd;
+	epoll_ctl(S.epfd, EPOLL_CTL_ADD, S.sigfd, &ev);
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(S.epfd, evs, 8, -1);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == S.sigfd) {
+				struct signalfd_siginfo si;
+				while (read(S.sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGCHLD)
+						continue;
+					logf_("signal %u: taking the lab down", si.ssi_signo);
+					teardown();
+					exit(0);
+				}
+				reap();
+			} else {
+				int c = accept4(S.lsock, NULL, NULL, SOCK_CLOEXEC);
+				if (c >= 0) {
+					serve(c);
+					close(c);
+				}
+			}
+		}
+	}
+}
+
+/* vqnet __supervise LAB_FD STATUS_FD LOCK_FD FILE */
+int cmd_supervise(int argc, char **argv)
+{
+	if (argc != 5) {
+		err_msg("__supervise is internal to 'vqnet up'");
+		return EXIT_USAGE;
+	}
+	S.lab_fd = atoi(argv[1]);
+	int status_fd = atoi(argv[2]);
+	S.file = argv[4];
+	S.started = time(NULL);
+	fcntl(S.lab_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(atoi(argv[3]), F_SETFD, FD_CLOEXEC);   /* the lock: held till exit */
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	S.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	setsid();
+
+	char msg[700] = "";
+	struct stat st;
+	char *text = NULL;
+	struct lab_error le;
+	if (fstat(S.lab_fd, &st) < 0 || !(text = malloc((size_t)st.st_size + 1)) ||
+	    pread(S.lab_fd, text, (size_t)st.st_size, 0) != st.st_size ||
+	    lab_parse(text, (size_t)st.st_size, S.file, &S.lab, &le)) {
+		dprintf(status_fd, "error: supervisor cannot read the lab\n");
+		return 1;
+	}
+	free(text);
+
+	/* from here on our output goes to the lab's log */
+	char path[PATH_MAX];
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	if (lab_path(path, sizeof(path), S.lab->name, ".log") == 0 &&
+	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+		setvbuf(stderr, NULL, _IOLBF, 0);
+	}
+	logf_("bringing up lab %s from %s", S.lab->name, S.file);
+	if (S.sigfd < 0 || bring_up(msg, sizeof(msg))) {
+		logf_("failed: %s", msg);
+		teardown();
+		dprintf(status_fd, "error: %s\n", msg);
+		return 1;
+	}
+	logf_("lab %s is up", S.lab->name);
+	dprintf(status_fd, "ok\n");
+	close(status_fd);
+	loop();
+	return 0;
+}

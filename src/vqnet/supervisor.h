@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor.h - what the supervisor knows of each node, for status. */
+#ifndef VQNET_SUPERVISOR_H
+#define VQNET_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "lab.h"
+#include "stats.h"
+
+struct sup_node {
+	pid_t pid;
+	int status;           /* wait status once exited */
+	bool exited;
+	bool netns_made;
+	int stats_fd;
+	struct vmm_stats *stats;
+	size_t stats_len;
+	int ready;            /* read end of its ready pipe, until it reports */
+	char netns[LAB_NAME_MAX * 2 + 2];
+};
+
+/* `vqnet status` of one lab, as text or as one JSON object. */
+void sup_status(FILE *f, const struct lab *lab, const struct sup_node *nodes,
+		time_t started, bool json);
+
+#endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* vqnet up FILE: validate, start the lab's supervisor, print the table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "sys.h"
+#include "vqnet.h"
+
+/* Give back a lock we took for a lab that will not come up. */
+static void release(const struct lab *lab, int lock)
+{
+	char path[PATH_MAX];
+	if (lab_path(path, sizeof(path), lab->name, ".lock") == 0)
+		unlink(path);
+	close(lock);
+	rmdir(RUN_DIR);   /* only if empty */
+}
+
+/* Refuse a lab that is up or left namespaces behind, before creating
+ * anything.  Returns an open, locked lock fd, or -1 after the message. */
+static int claim(struct labfile *lf)
+{
+	const struct lab *lab = lf->lab;
+	char path[PATH_MAX];
+	if (mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST) {
+		err_msg("%s: %s", RUN_DIR, strerror(errno));
+		return -1;
+	}
+	if (lab_path(path, sizeof(path), lab->name, ".lock")) {
+		labfile_error(lf, lab->name_line, "lab name \"%s\" too long", lab->name);
+		return -1;
+	}
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_msg("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		labfile_error(lf, lab->name_line, "lab \"%s\" is already up (see 'vqnet status %s')",
+			      lab->name, lab->name);
+		close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		char ns[2 * LAB_NAME_MAX + 2];
+		if (lab->nodes[i].kind != LAB_GUEST)
+			continue;
+		guest_netns(ns, sizeof(ns), lab->name, lab->nodes[i].name);
+		if (netns_exists(ns)) {
+			labfile_error(lf, lab->nodes[i].line,
+				      "namespace %s already exists (left behind? try 'vqnet down %s')",
+				      ns, lab->name);
+			release(lab, fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int lab_up(struct labfile *lf, bool quiet)
+{
+	int lock = claim(lf);
+	if (lock < 0)
+		return EXIT_USAGE;
+
+	/* the supervisor gets the exact text we validated */
+	int lab_fd = sys_memfd_sealed("vqnet-lab", lf->len);
+	int pfd[2] = { -1, -1 };
+	if (lab_fd < 0 || pwrite(lab_fd, lf->text, lf->len, 0) != (ssize_t)lf->len ||
+	    pipe2(pfd, O_CLOEXEC) < 0) {
+		err_msg("cannot pass the lab to its supervisor: %s", strerror(errno));
+		release(lf->lab, lock);
+		return 1;
+	}
+	char exe[PATH_MAX], a1[16], a2[16], a3[16];
+	snprintf(exe, sizeof(exe), "%s/vqnet", self_dir());
+	snprintf(a1, sizeof(a1), "%d", lab_fd);
+	snprintf(a2, sizeof(a2), "%d", pfd[1]);
+	snprintf(a3, sizeof(a3), "%d", lock);
+	/* Fork twice: the supervisor is nobody's child but init's, so it
+	 * never lingers as our zombie and outlives us cleanly. */
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (fork() != 0)
+			_exit(0);
+		fcntl(lab_fd, F_SETFD, 0);
+		fcntl(pfd[1], F_SETFD, 0);
+		fcntl(lock, F_SETFD, 0);
+		char *argv[] = { "vqnet", "__supervise", a1, a2, a3, (char *)lf->path, NULL };
+		execv(exe, argv);
+		dprintf(pfd[1], "error: cannot run %s: %s\n", exe, strerror(errno));
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	close(pfd[1]);
+	close(lab_fd);
+	close(lock);   /* the supervisor holds the lock now */
+
+	char line[1024];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof(line) - 1 && (r = read(pfd[0], line + n, sizeof(line) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+	}
+	close(pfd[0]);
+	line[n] = 0;
+	line[strcspn(line, "\n")] = 0;
+	if (pid < 0 || strcmp(line, "ok")) {
+		err_msg("lab %s: %s", lf->lab->name,
+			pid < 0 ? strerror(errno)
+			: n ? line + (strncmp(line, "error: ", 7) ? 0 : 7) : "supervisor died");
+		return 1;
+	}
+	if (!quiet) {
+		printf("lab %s is up\n\n", lf->lab->name);
+		lab_table(stdout, lf->lab);
+	}
+	return 0;
+}
+
+int cmd_up(int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		err_msg("usage: vqnet up FILE");
+		return EXIT_USAGE;
+	}
+	struct labfile lf;
+	int rc = labfile_load(argv[1], &lf);
+	if (rc)
+		return rc;
+	rc = lab_up(&lf, false);
+	labfile_free(&lf);
+	return rc;
+}

@@ -1,0 +1,85 @@
+# Helpers for the integration tests (sourced; bash).  Every test makes labs
+# with unique names (its PID), and tears down what it made even on failure.
+set -euo pipefail
+
+VQNET=${VQNET:?set VQNET to the vqnet binary}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d /tmp/vqnet-test.XXXXXX)
+LABS=()
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: needs root (namespaces, TAP devices)"
+	exit 77
+fi
+
+cleanup() {
+	local rc=$?
+	for l in "${LABS[@]}"; do
+		"$VQNET" down "$l" >/dev/null 2>&1 || true
+	done
+	jobs -p | xargs -r kill 2>/dev/null || true
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+# lab_from EXAMPLE NAME: copy examples/EXAMPLE.vqnet with its lab name set
+# to NAME; prints the new file's path.
+lab_from() {
+	local src=$SRC/examples/$1.vqnet dst=$TMP/$2.vqnet
+	sed "s/^name *=.*/name = $2/" "$src" > "$dst"
+	echo "$dst"
+}
+
+# up FILE NAME: bring a lab up and remember to take it down.
+up() {
+	LABS+=("$2")
+	"$VQNET" up "$1" > "$TMP/$2.up" || { cat "$TMP/$2.up"; fail "vqnet up $1"; }
+}
+
+vx() { "$VQNET" exec "$LAB" "$@"; }
+
+# expect_ping GUEST ADDR [ping options]: succeeds or fails the test
+expect_ping() {
+	local g=$1 a=$2; shift 2
+	vx "$g" -- ping -c 2 -i 0.2 -W 2 "$@" "$a" >/dev/null ||
+		fail "$g cannot ping $a"
+}
+
+expect_no_ping() {
+	local g=$1 a=$2; shift 2
+	if vx "$g" -- ping -c 2 -i 0.2 -W 1 "$@" "$a" >/dev/null 2>&1; then
+		fail "$g can ping $a but must not"
+	fi
+}
+
+# json_num LAB EXPR: a number out of `vqnet status --json`, by a sed regex
+# that captures it (no jq on a bare Debian).
+status_json() { "$VQNET" status --json "$1"; }
+
+# Nothing of LAB left: namespaces, processes, control files.
+expect_gone() {
+	local lab=$1; shift
+	if ip netns list | grep -q "^$lab-"; then fail "namespaces of $lab left: $(ip netns list | grep "^$lab-")"; fi
+	for f in /run/vqnet/"$lab".*; do
+		[ -e "$f" ] && fail "file left: $f"
+	done
+	# a process that answered "down" may take a moment to finish exiting
+	for pid in "$@"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && fail "process $pid left: $(tr '\0' ' ' < /proc/"$pid"/cmdline)"
+	done
+	return 0
+}
+
+# Pids of a lab's supervisor and vmms, from its state file.
+lab_pids() {
+	awk '/^supervisor /{print $2} /^vmm /{print $3}' /run/vqnet/"$1".state
+}
