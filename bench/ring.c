@@ -1,6 +1,6 @@
 /*
  * bench/ring - one-way frame rate between two processes: a vqnet link
- * (sealed memfd, two virtqueues, eventfd doorbells) against an AF_UNIX
+ * (sealed memfd, two virtqueues, pipe doorbells) against an AF_UNIX
  * SOCK_SEQPACKET socketpair doing the same work, in the same run.
  *
  * For each frame size and batch size the producer sends FRAMES frames; the
@@ -155,14 +155,12 @@ static uint64_t run(bool vq, size_t size, unsigned batch)
 	int res[2];
 	if (pipe(res) < 0)
 		die("pipe", errno);
-	int sv[2] = { -1, -1 }, bell[2] = { -1, -1 }, mfd = -1;
+	int sv[2] = { -1, -1 }, bell[2][2] = { { -1, -1 }, { -1, -1 } }, mfd = -1;
 	size_t len = vq_link_bytes(VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT);
 	if (vq) {
 		mfd = sys_memfd_sealed("vq-ring-bench", len);
-		bell[0] = sys_bell();
-		bell[1] = sys_bell();
-		if (mfd < 0 || bell[0] < 0 || bell[1] < 0)
-			die("memfd/eventfd", mfd < 0 ? -mfd : ENOMEM);
+		if (mfd < 0 || sys_bell(bell[0]) || sys_bell(bell[1]))
+			die("memfd/doorbells", mfd < 0 ? -mfd : errno);
 		int err;
 		void *mem = sys_map_sealed(mfd, &len, &err);
 		if (!mem)
@@ -191,9 +189,9 @@ static uint64_t run(bool vq, size_t size, unsigned batch)
 			if ((err = vq_port_attach(&p, mem, len, (unsigned)side)))
 				die("attach", err);
 			if (side == 0)
-				vq_produce(&p, bell[1], bell[0], size, batch);
+				vq_produce(&p, bell[1][1], bell[0][0], size, batch);
 			else
-				ns = vq_consume(&p, bell[0], bell[1], batch);
+				ns = vq_consume(&p, bell[0][1], bell[1][0], batch);
 		} else if (side == 0) {
 			sock_produce(sv[0], size, batch);
 		} else {
@@ -212,7 +210,8 @@ static uint64_t run(bool vq, size_t size, unsigned batch)
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			die("child failed", EIO);
 	}
-	int fds[] = { res[0], res[1], sv[0], sv[1], bell[0], bell[1], mfd };
+	int fds[] = { res[0], res[1], sv[0], sv[1], bell[0][0], bell[0][1],
+		      bell[1][0], bell[1][1], mfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -236,7 +235,7 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("One-way frames between two processes, %llu frames per cell\n", frames);
-	printf("(vqnet link: %zu-byte sealed memfd, %u x %u B chunks per direction)\n\n",
+	printf("(vqnet link: %zu-byte sealed memfd, %u x %u B chunks per direction, pipe doorbells)\n\n",
 	       vq_link_bytes(VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT),
 	       VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT);
 	printf("%6s %6s | %12s %9s | %12s %9s | %7s\n", "size", "batch",

@@ -134,7 +134,7 @@ static void text_status(FILE *f, const struct lab *lab, const struct sup_node *n
 		const struct lab_link *l = &lab->links[i];
 		const struct vmm_link_stats *a = link_stats(lab, nodes, l->end[0].node, i);
 		const struct vmm_link_stats *b = link_stats(lab, nodes, l->end[1].node, i);
-		char ends[96];
+		char ends[2 * (LAB_NAME_MAX + LAB_IFNAME_MAX) + 8];
 		snprintf(ends, sizeof(ends), "%s.%s-%s.%s", lab->nodes[l->end[0].node].name,
 			 lab->nodes[l->end[0].node].ifaces[l->end[0].iface].name,
 			 lab->nodes[l->end[1].node].name,

@@ -45,7 +45,7 @@
 
 struct sup_link {
 	int mem;
-	int bell[2];          /* bell[i]: the doorbell side i waits on */
+	int bell[2][2];       /* bell[i]: side i waits on [0], its peer rings [1] */
 };
 
 struct sup {
@@ -133,9 +133,9 @@ static int make_links(char *msg, size_t len)
 	for (unsigned i = 0; i < lab->n_links; i++) {
 		struct sup_link *l = &S.links[i];
 		l->mem = sys_memfd_sealed("vqnet-link", bytes);
-		l->bell[0] = sys_bell();
-		l->bell[1] = sys_bell();
-		int err = l->mem < 0 ? l->mem : l->bell[0] < 0 ? l->bell[0] : l->bell[1];
+		int err = l->mem < 0 ? l->mem : sys_bell(l->bell[0]);
+		if (!err)
+			err = sys_bell(l->bell[1]);
 		if (err < 0) {
 			snprintf(msg, len, "link %u: %s", i, strerror(-err));
 			return -1;
@@ -231,7 +231,7 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 			unsigned side = ll->end[0].node == idx && ll->end[0].iface == i ? 0 : 1;
 			struct sup_link *sl = &S.links[li];
 			snprintf(num[k], sizeof(num[k]), "%u=%d,%d,%d", li, sl->mem,
-				 sl->bell[side], sl->bell[side ^ 1]);
+				 sl->bell[side][0], sl->bell[side ^ 1][1]);
 			argv[a++] = "--link";
 			argv[a++] = num[k];
 		}
@@ -245,10 +245,13 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 		keep_fd(n->stats_fd);
 		for (unsigned i = 0; i < node->n_ifaces; i++) {
 			for (unsigned j = 0; j < node->ifaces[i].n_links; j++) {
-				struct sup_link *sl = &S.links[node->ifaces[i].links[j]];
+				unsigned li = node->ifaces[i].links[j];
+				const struct lab_link *ll = &S.lab->links[li];
+				unsigned side = ll->end[0].node == idx && ll->end[0].iface == i ? 0 : 1;
+				struct sup_link *sl = &S.links[li];
 				keep_fd(sl->mem);
-				keep_fd(sl->bell[0]);
-				keep_fd(sl->bell[1]);
+				keep_fd(sl->bell[side][0]);
+				keep_fd(sl->bell[side ^ 1][1]);
 			}
 		}
 		sigset_t none;
@@ -368,7 +371,7 @@ static int bring_up(char *msg, size_t len)
 		return -1;
 	}
 	for (unsigned i = 0; i < lab->n_links; i++)
-		S.links[i] = (struct sup_link){ -1, { -1, -1 } };
+		S.links[i] = (struct sup_link){ -1, { { -1, -1 }, { -1, -1 } } };
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		struct sup_node *n = &S.nodes[i];
 		n->stats_fd = n->ready = -1;

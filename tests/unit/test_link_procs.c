@@ -1,6 +1,6 @@
 /*
  * Two processes, one link: parent and child map one sealed memfd, ring each
- * other through eventfds, and exchange FRAMES frames of mixed sizes in both
+ * other through pipe doorbells, and exchange FRAMES frames of mixed sizes in both
  * directions at once.  Every frame carries a sequence number and a checksum
  * of its payload; the receiver checks both, so a frame lost, duplicated,
  * reordered or corrupted fails the test.
@@ -151,7 +151,7 @@ static int run_side(void *mem, size_t len, unsigned side, int my_bell, int peer_
 			if (r == 0)
 				return fail(who, "stalled: no kick for 20 s", got);
 			if (r > 0 && sys_clear(my_bell) < 0)
-				return fail(who, "eventfd read failed", got);
+				return fail(who, "doorbell read failed", got);
 		}
 		vq_port_rx_nowait(&p);
 		vq_port_tx_nowait(&p);
@@ -185,9 +185,9 @@ int main(void)
 		fprintf(stderr, "format: %s\n", vq_strerror(err));
 		return 1;
 	}
-	int bell[2] = { sys_bell(), sys_bell() };
-	if (bell[0] < 0 || bell[1] < 0) {
-		perror("eventfd");
+	int bell[2][2];   /* bell[side]: side waits on [0], the other rings [1] */
+	if (sys_bell(bell[0]) || sys_bell(bell[1])) {
+		perror("doorbells");
 		return 1;
 	}
 	fflush(stdout);
@@ -197,9 +197,9 @@ int main(void)
 		return 1;
 	}
 	if (pid == 0)
-		_exit(run_side(mem, len, 1, bell[1], bell[0]));
+		_exit(run_side(mem, len, 1, bell[1][0], bell[0][1]));
 
-	int rc = run_side(mem, len, 0, bell[0], bell[1]);
+	int rc = run_side(mem, len, 0, bell[0][0], bell[1][1]);
 	if (rc)
 		kill(pid, SIGKILL);
 	int status;
