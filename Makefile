@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, run the seed's demo
 #   make test   install, build with ASan+UBSan and -Werror, run every test
 #   make fuzz   run every libFuzzer target (FUZZ_TIME seconds each, FUZZ=name for one)
-#   make bench  build and run the benchmarks under bench/
+#   make bench  build and run the benchmarks under bench/ (root: namespaces)
 JOBS       ?= $(shell nproc)
 RELEASE    := build/release
 TESTBUILD  := build/test
@@ -37,6 +37,7 @@ fuzz: deps $(TESTBUILD)/CMakeCache.txt
 
 bench: build
 	$(RELEASE)/bench/vq_ring_bench
+	bench/fabrics.sh $(RELEASE)
 
 clean:
 	rm -rf build
