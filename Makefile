@@ -21,7 +21,7 @@ build: deps
 	@cmake --build $(RELEASE) -j $(JOBS)
 
 demo: build
-	$(RELEASE)/bench/vq_ring_bench
+	$(RELEASE)/bin/vqnet run examples/zmq_samples.vqnet
 
 $(TESTBUILD)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(TESTBUILD) -DCMAKE_BUILD_TYPE=Debug \

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,12 @@ pid_t guest_spawn(const char *lab, const char *guest, char *const argv[],
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid < 0 ? -errno : pid;
+	/* its own process group, so whatever it starts can be stopped with
+	 * it; and the default signal mask, whatever the caller blocks */
+	setpgid(0, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	int null = open("/dev/null", O_RDWR);
 	dup2(in >= 0 ? in : null, 0);
 	dup2(out >= 0 ? out : null, 1);

@@ -26,6 +26,7 @@ static const struct {
 	{ "status", cmd_status, "[--json] [LAB]", "show guests, interfaces, links and counters" },
 	{ "list", cmd_list, "", "list the labs that are up" },
 	{ "exec", cmd_exec, "LAB GUEST -- CMD [ARG...]", "run a command inside a guest" },
+	{ "run", cmd_run, "[--keep] FILE", "bring a lab up, run its scenarios, take it down" },
 };
 
 static void usage(FILE *to)

@@ -24,6 +24,7 @@ int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_supervise(int argc, char **argv);
 
 extern const char *prog;
