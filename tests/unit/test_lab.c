@@ -127,10 +127,19 @@ static void test_example_zmq_samples(void **state)
 		assert_int_equal(lab_link_macs(lab, l, 1, m, 4, &n), 0);
 		assert_mac(m[0], macs[ends[l][0]]);
 	}
-	assert_int_equal(lab->n_scenarios, 1);
+	/* the seed's three scenarios, in file order */
+	assert_int_equal(lab->n_scenarios, 3);
+	assert_string_equal(lab->scenarios[1].name, "publish-subscribe");
+	assert_string_equal(lab->scenarios[2].name, "pipeline");
+	/* a guest may run several programs: sink and ventilator on vm0 */
+	const struct lab_scenario *pipe = &lab->scenarios[2];
+	assert_int_equal(pipe->n_programs, 4);
+	assert_int_equal(pipe->programs[0].node, 0);
+	assert_int_equal(pipe->programs[1].node, 0);
+	assert_string_equal(pipe->programs[1].argv[0], "zmq_ventilator");
 	const struct lab_scenario *sc = &lab->scenarios[0];
 	assert_string_equal(sc->name, "client-server");
-	assert_int_equal(sc->timeout_s, 30);
+	assert_int_equal(sc->timeout_s, 60);
 	assert_int_equal(sc->n_programs, 2);
 	assert_int_equal(sc->programs[0].node, 0);
 	assert_int_equal(sc->programs[0].argc, 4);
