@@ -18,6 +18,7 @@
  * The first mistake ends the parse.  The syntax is described in README.md.
  */
 #include "lab.h"
+#include "filter.h"
 
 #include <arpa/inet.h>  /* inet_pton/inet_ntop: string conversions only */
 #include <assert.h>
@@ -670,8 +671,13 @@ static int filter_key(struct parser *ps, const char *key, const char *value)
 			return fail(ps, "bad stateful \"%s\" (yes or no)", value);
 		f->stateful = !strcmp(value, "yes");
 	} else if (!strcmp(key, "rule")) {
-		if (!*value)
+		struct flt_rule rule;
+		char why[FLT_ERR_MAX];
+		int err = flt_rule_parse(value, &rule, why, sizeof(why));
+		if (err == -ENODATA)
 			return fail(ps, "empty rule");
+		if (err)
+			return fail(ps, "bad rule: %s", why);
 		if (f->n_rules == LAB_MAX_RULES)
 			return fail(ps, "too many rules in %s (max %d)", ps->label,
 				    LAB_MAX_RULES);

@@ -184,6 +184,21 @@ int lab_link_macs(const struct lab *lab, unsigned link, unsigned from_side,
 int lab_expand_arg(const struct lab *lab, const char *arg, bool loopback,
 		   char *buf, size_t size);
 
+/* A filter's rules file ("rules = FILE"), text[0..len): one rule per line
+ * in lib/filter's grammar, blank and '#'/';' comment lines skipped.  Each
+ * rule is checked; *rules (free with lab_rules_free) gets them with their
+ * line numbers.  0, -EINVAL (err says where and why) or -ENOMEM.  A
+ * filter's rules are its `rule =` lines before the `rules =` key, then the
+ * file's, then the `rule =` lines after it. */
+int lab_parse_rules(const char *text, size_t len, struct lab_rule **rules,
+		    unsigned *n, struct lab_error *err);
+void lab_rules_free(struct lab_rule *rules, unsigned n);
+
+/* The rules filter f applies, in order (see above), given its file's rules:
+ * out must have room for f->n_rules + n_file pointers.  Returns the count. */
+unsigned lab_filter_rules(const struct lab_filter *f, const struct lab_rule *file,
+			  unsigned n_file, const struct lab_rule **out);
+
 /* "02:00:00:00:aa:01" (lowercase). */
 void lab_mac_format(const uint8_t mac[6], char buf[LAB_MAC_STRLEN]);
 

@@ -5,6 +5,8 @@
  * For a guest it lives inside the guest's network namespace, owns one TAP
  * device per interface and one side of each of the interface's links, and
  * moves frames between them: TAP -> vswitch -> link(s), link -> TAP.
+ * For a filter node it has links only, in an empty namespace of its own:
+ * link -> vswitch (bridging) -> filter rules -> other link(s).
  * It is started by the supervisor (src/vqnet/supervisor.c) with the lab
  * text and every shared object it may touch passed as file descriptors;
  * it maps only its own links.  It keeps no state a restart cannot rebuild.
@@ -24,10 +26,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "lab.h"
 #include "link.h"
 #include "netdev.h"
@@ -38,6 +43,7 @@
 
 #define BATCH 32
 #define STALL_NS (500 * 1000000ull)
+#define SYNC_NS (20 * 1000000ull)
 #define LAB_TEXT_MAX (1u << 20)
 
 #define ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
@@ -65,6 +71,7 @@ struct link {
 	bool dirty;          /* frames sent since the last publish */
 	bool more;           /* the receive side may hold more frames */
 	bool dead;           /* the peer broke the protocol */
+	struct pending pend; /* filter nodes: a frame waiting for full links */
 	struct vmm_link_stats *st;
 };
 
@@ -86,6 +93,9 @@ struct vmm {
 	unsigned n_links;
 	struct vmm_stats *stats;
 	size_t stats_len;
+	struct flt *flt;     /* filter nodes only */
+	unsigned n_rules;
+	uint64_t synced;     /* when the filter's counters were last published */
 	int epfd, sigfd;
 	uint8_t buf[VQ_FRAME_MAX + 1];
 };
@@ -221,9 +231,10 @@ static void pump_link(struct vmm *m, struct link *l)
 {
 	struct iface *ifc = l->ifc;
 	struct vq_frame f;
+	uint64_t now = m->flt ? sys_now_ns() : 0;
 	int n = 0;
 	l->more = false;
-	while (!l->dead) {
+	while (!l->dead && !l->pend.active) {
 		if (n == BATCH) {
 			l->more = true;
 			break;
@@ -248,8 +259,12 @@ static void pump_link(struct vmm *m, struct link *l)
 		ADD(l->st->rx_frames, 1);
 		ADD(l->st->rx_bytes, len);
 		uint64_t ports = vsw_forward(&ifc->sw, l->port, m->buf, len);
-		if (ports)
-			deliver(m, ifc, m->buf, len, ports);
+		/* a filter decides on the private copy, which is what it sends */
+		if (ports && m->flt && flt_decide(m->flt, m->buf, len, now) != FLT_ALLOW)
+			ports = 0;
+		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
+		if (full)   /* stop taking from this link until the frame is out */
+			hold(&l->pend, m->buf, len, full);
 	}
 	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
 	if (kick < 0) {
@@ -260,23 +275,29 @@ static void pump_link(struct vmm *m, struct link *l)
 	}
 }
 
-/* Retry held frames; drop those held too long. */
+/* Retry a held frame; drop it if held too long.  True once it is gone. */
+static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t now)
+{
+	pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
+	if (pd->ports && now - pd->since > STALL_NS) {
+		ADD(ifc->st->stalled, 1);
+		pd->ports = 0;
+	}
+	pd->active = pd->ports != 0;
+	return !pd->active;
+}
+
 static void retry_pending(struct vmm *m, uint64_t now)
 {
 	for (unsigned i = 0; i < m->n_ifc; i++) {
 		struct iface *ifc = &m->ifc[i];
-		struct pending *pd = &ifc->pend;
-		if (!pd->active)
-			continue;
-		pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
-		if (pd->ports && now - pd->since > STALL_NS) {
-			ADD(ifc->st->stalled, 1);
-			pd->ports = 0;
-		}
-		if (!pd->ports) {
-			pd->active = false;
+		if (ifc->pend.active && retry(m, ifc, &ifc->pend, now))
 			tap_pause(m, ifc, false);
-		}
+	}
+	for (unsigned i = 0; i < m->n_links; i++) {
+		struct link *l = &m->links[i];
+		if (l->pend.active && retry(m, l->ifc, &l->pend, now))
+			l->more = true;   /* resume taking from it */
 	}
 }
 
@@ -297,13 +318,46 @@ static void publish_all(struct vmm *m)
 	}
 }
 
-static void sync_stats(struct vmm *m)
+#define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
+static void sync_counter(struct vmm_counter *to, const struct flt_counter *from)
+{
+	PUT(to->frames, from->frames);
+	PUT(to->bytes, from->bytes);
+}
+
+/* Publish what the switch and the filter counted.  The filter's counters
+ * (one pair per rule) are copied at most every SYNC_NS while busy, and
+ * always before sleeping. */
+static void sync_stats(struct vmm *m, bool idle)
 {
 	for (unsigned i = 0; i < m->n_ifc; i++) {
 		struct iface *ifc = &m->ifc[i];
-		__atomic_store_n(&ifc->st->spoofed, ifc->sw.stats.spoofed, __ATOMIC_RELAXED);
-		__atomic_store_n(&ifc->st->unknown, ifc->sw.stats.unknown, __ATOMIC_RELAXED);
-		__atomic_store_n(&ifc->st->runts, ifc->sw.stats.runts, __ATOMIC_RELAXED);
+		PUT(ifc->st->spoofed, ifc->sw.stats.spoofed);
+		PUT(ifc->st->unknown, ifc->sw.stats.unknown);
+		PUT(ifc->st->runts, ifc->sw.stats.runts);
+	}
+	uint64_t now = m->flt ? sys_now_ns() : 0;
+	if (!m->flt || (!idle && now - m->synced < SYNC_NS))
+		return;
+	m->synced = now;
+	struct flt_stats fs;
+	flt_stats(m->flt, &fs);
+	struct vmm_filter_stats *t = &m->stats->filter;
+	sync_counter(&t->allowed, &fs.allowed);
+	sync_counter(&t->dropped, &fs.dropped);
+	sync_counter(&t->policy, &fs.policy);
+	sync_counter(&t->malformed, &fs.malformed);
+	sync_counter(&t->ct_hit, &fs.ct_hit);
+	PUT(t->ct_created, fs.ct_created);
+	PUT(t->ct_expired, fs.ct_expired);
+	PUT(t->ct_full, fs.ct_full);
+	PUT(t->ct_entries, fs.ct_entries);
+	PUT(t->ct_capacity, fs.ct_capacity);
+	for (unsigned r = 0; r < m->n_rules; r++) {
+		struct flt_counter c;
+		if (flt_rule_stats(m->flt, r, &c) == 0)
+			sync_counter(vmm_stats_rule(m->stats, m->n_ifc, m->n_links, r), &c);
 	}
 }
 
@@ -312,12 +366,14 @@ static void run(struct vmm *m)
 	struct epoll_event ev[64];
 	for (;;) {
 		publish_all(m);
-		sync_stats(m);
 		bool busy = false, held = false;
-		for (unsigned i = 0; i < m->n_links; i++)
+		for (unsigned i = 0; i < m->n_links; i++) {
 			busy |= m->links[i].more && !m->links[i].dead;
+			held |= m->links[i].pend.active;
+		}
 		for (unsigned i = 0; i < m->n_ifc; i++)
 			held |= m->ifc[i].pend.active;
+		sync_stats(m, !busy);
 		int n = epoll_wait(m->epfd, ev, 64, busy ? 0 : held ? 10 : -1);
 		if (n < 0 && errno != EINTR)
 			fail("epoll_wait: %s", strerror(errno));
@@ -390,9 +446,10 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 		"usage: %s --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
-		"          [--netns NAME] [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
+		"          [--netns NAME | --rules-fd FD] [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
-		"between its TAP devices and its shared-memory links.\n", prog);
+		"between its TAP devices (a guest, in namespace NAME) or through its\n"
+		"rules (a filter) and its shared-memory links.\n", prog);
 }
 
 static void setup_guest_netns(struct vmm *m, const char *netns)
@@ -429,8 +486,42 @@ static void setup_guest_netns(struct vmm *m, const char *netns)
 	}
 }
 
+/* A filter node: its rules in order (lab lines and rules file), compiled
+ * once; the node gets an empty network namespace of its own, since it
+ * needs none (best effort: isolation, not function). */
+static void setup_filter(struct vmm *m, const struct lab_rule *file, unsigned n_file)
+{
+	const struct lab_filter *lf = &m->node->filter;
+	const struct lab_rule **order = calloc(lf->n_rules + n_file + 1, sizeof(*order));
+	struct flt_rule *rules = calloc(lf->n_rules + n_file + 1, sizeof(*rules));
+	if (!order || !rules)
+		fail("out of memory");
+	unsigned n = lab_filter_rules(lf, file, n_file, order);
+	for (unsigned i = 0; i < n; i++) {
+		char why[FLT_ERR_MAX];
+		if (flt_rule_parse(order[i]->text, &rules[i], why, sizeof(why)))
+			fail("rule at line %u: %s", order[i]->line, why);
+	}
+	struct flt_config cfg = {
+		.rules = rules,
+		.nrules = n,
+		.policy = lf->policy == LAB_POLICY_ALLOW ? FLT_ALLOW : FLT_DROP,
+		.stateful = lf->stateful,
+	};
+	/* a random key, so peers cannot aim their flows at one bucket */
+	if (getrandom(cfg.hash_key, sizeof(cfg.hash_key), 0) != sizeof(cfg.hash_key))
+		fail("getrandom: %s", strerror(errno));
+	if (!(m->flt = flt_new(&cfg)))
+		fail("cannot set up the filter: %s", strerror(errno));
+	free(rules);
+	free(order);
+	if (unshare(CLONE_NEWNET) < 0)
+		fprintf(stderr, "%s: %s: no namespace of its own: %s\n", prog, m->node->name,
+			strerror(errno));
+}
+
 static void setup(struct vmm *m, const char *node_name, const char *netns,
-		  int lab_fd, int stats_fd, struct link_arg *la, unsigned n_la)
+		  int lab_fd, int stats_fd, int rules_fd, struct link_arg *la, unsigned n_la)
 {
 	size_t len;
 	char *text = read_all(lab_fd, &len);
@@ -445,10 +536,22 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 	if (ni < 0)
 		fail("no node \"%s\" in the lab", node_name);
 	m->node = &m->lab->nodes[ni];
-	if (m->node->kind != LAB_GUEST)
-		fail("%s is not a guest", node_name);
-	if (!netns)
-		fail("a guest needs --netns");
+	bool guest = m->node->kind == LAB_GUEST;
+	if (guest != (netns != NULL))
+		fail(guest ? "a guest needs --netns" : "a filter has no namespace to enter");
+	if (!guest && (m->node->filter.rules_file != NULL) != (rules_fd >= 0))
+		fail("--rules-fd goes with, and only with, a rules file");
+	struct lab_rule *file_rules = NULL;
+	unsigned n_file = 0;
+	if (rules_fd >= 0) {
+		char *rt = read_all(rules_fd, &len);
+		if (!rt || lab_parse_rules(rt, len, &file_rules, &n_file, &le))
+			fail("rules file: line %u: %s", rt ? le.line : 0, rt ? le.msg : "unreadable");
+		free(rt);
+		close(rules_fd);
+	}
+	if (!guest)
+		m->n_rules = m->node->filter.n_rules + n_file;
 
 	m->n_ifc = m->node->n_ifaces;
 	m->ifc = calloc(m->n_ifc ? m->n_ifc : 1, sizeof(*m->ifc));
@@ -465,8 +568,9 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 	if (!m->stats)
 		fail("cannot map stats: %s", strerror(-err));
 	close(stats_fd);
-	if (m->stats_len < vmm_stats_bytes(m->n_ifc, m->n_links, 0) ||
-	    m->stats->n_ifaces != m->n_ifc || m->stats->n_links != m->n_links)
+	if (m->stats_len < vmm_stats_bytes(m->n_ifc, m->n_links, m->n_rules) ||
+	    m->stats->n_ifaces != m->n_ifc || m->stats->n_links != m->n_links ||
+	    m->stats->n_rules != m->n_rules)
 		fail("stats region does not fit this node");
 	m->stats->pid = (uint64_t)getpid();
 
@@ -479,8 +583,8 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 		ifc->pend.buf = malloc(VQ_FRAME_MAX);
 		if (!ifc->pend.buf)
 			fail("out of memory");
-		vsw_init(&ifc->sw, false);
-		if (vsw_add(&ifc->sw, ifc->li->mac, VSW_LOCAL))
+		vsw_init(&ifc->sw, !guest);   /* a filter bridges its links */
+		if (guest && vsw_add(&ifc->sw, ifc->li->mac, VSW_LOCAL))
 			fail("%s: bad MAC", ifc->li->name);
 		for (unsigned j = 0; j < ifc->li->n_links; j++, k++) {
 			struct link *l = &m->links[k];
@@ -498,6 +602,8 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 			l->bell = a->bell;
 			l->peer_bell = a->peer_bell;
 			l->st = vmm_stats_link(m->stats, m->n_ifc, k);
+			if (!guest && !(l->pend.buf = malloc(VQ_FRAME_MAX)))
+				fail("out of memory");
 			l->mem = sys_map_sealed(a->mem, &l->len, &err);
 			if (!l->mem)
 				fail("link %u: cannot map: %s", l->index, strerror(-err));
@@ -516,7 +622,11 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 		}
 	}
 
-	setup_guest_netns(m, netns);
+	if (guest)
+		setup_guest_netns(m, netns);
+	else
+		setup_filter(m, file_rules, n_file);
+	lab_rules_free(file_rules, n_file);
 
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigset_t set;
@@ -530,7 +640,7 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 		fail("epoll/signalfd: %s", strerror(errno));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = m };
 	epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev);
-	for (unsigned i = 0; i < m->n_ifc; i++) {
+	for (unsigned i = 0; i < m->n_ifc && guest; i++) {
 		ev.data.ptr = &m->ifc[i];
 		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->ifc[i].tap, &ev) < 0)
 			fail("epoll: %s", strerror(errno));
@@ -546,7 +656,7 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 int main(int argc, char **argv)
 {
 	const char *node = NULL, *netns = NULL;
-	int lab_fd = -1, stats_fd = -1;
+	int lab_fd = -1, stats_fd = -1, rules_fd = -1;
 	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
 	unsigned n_la = 0;
 
@@ -571,6 +681,8 @@ int main(int argc, char **argv)
 			ready_fd = parse_fd(v);
 		} else if (!strcmp(a, "--stats-fd")) {
 			stats_fd = parse_fd(v);
+		} else if (!strcmp(a, "--rules-fd")) {
+			rules_fd = parse_fd(v);
 		} else if (!strcmp(a, "--link") && n_la < sizeof(la) / sizeof(la[0])) {
 			struct link_arg *l = &la[n_la++];
 			const char *eq = strchr(v, '='), *c1 = eq ? strchr(eq, ',') : NULL,
@@ -598,7 +710,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	static struct vmm m;
-	setup(&m, node, netns, lab_fd, stats_fd, la, n_la);
+	setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la);
 	if (write(ready_fd, "ok\n", 3) != 3)
 		fail("cannot report ready");
 	close(ready_fd);

@@ -66,33 +66,92 @@ void labfile_error(const struct labfile *lf, unsigned line, const char *fmt, ...
 
 #define LABFILE_MAX (1u << 20)
 
+/* A whole small regular file into a NUL-terminated buffer, or NULL with
+ * *why saying what went wrong. */
+static char *slurp(const char *path, size_t *len, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*why = strerror(errno);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > LABFILE_MAX) {
+		*why = S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file";
+		close(fd);
+		return NULL;
+	}
+	char *text = malloc((size_t)st.st_size + 1);
+	ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	*why = strerror(text ? errno : ENOMEM);
+	close(fd);
+	if (n < 0) {
+		free(text);
+		return NULL;
+	}
+	text[n] = 0;
+	*len = (size_t)n;
+	return text;
+}
+
+/* Read and check each filter's rules file, named relative to the lab file. */
+static int load_rules(struct labfile *lf)
+{
+	const struct lab *lab = lf->lab;
+	lf->rules = calloc(lab->n_nodes, sizeof(*lf->rules));
+	if (!lf->rules)
+		return 1;
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		const struct lab_filter *f = &lab->nodes[i].filter;
+		if (lab->nodes[i].kind != LAB_FILTER || !f->rules_file)
+			continue;
+		char path[PATH_MAX], dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", lf->path);
+		int n = f->rules_file[0] == '/'
+			? snprintf(path, sizeof(path), "%s", f->rules_file)
+			: snprintf(path, sizeof(path), "%s/%s", dirname(dir), f->rules_file);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			labfile_error(lf, f->rules_file_line, "rules file name too long");
+			return EXIT_USAGE;
+		}
+		struct rulesfile *rf = &lf->rules[i];
+		const char *why;
+		if (!(rf->text = slurp(path, &rf->len, &why))) {
+			labfile_error(lf, f->rules_file_line, "cannot read rules file %s: %s", path, why);
+			return EXIT_USAGE;
+		}
+		struct lab_rule *rules;
+		unsigned nr;
+		struct lab_error le;
+		int err = lab_parse_rules(rf->text, rf->len, &rules, &nr, &le);
+		if (err) {
+			if (le.line)
+				fprintf(stderr, "%s:%u: %s\n", path, le.line, le.msg);
+			else
+				fprintf(stderr, "%s: %s\n", path, le.msg);
+			return err == -EINVAL ? EXIT_USAGE : 1;
+		}
+		lab_rules_free(rules, nr);
+		if (nr + f->n_rules > LAB_MAX_RULES) {
+			labfile_error(lf, f->rules_file_line, "%s has more than %d rules with its file",
+				      lab->nodes[i].name, LAB_MAX_RULES);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 int labfile_load(const char *path, struct labfile *lf)
 {
 	memset(lf, 0, sizeof(*lf));
 	lf->path = path;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		err_msg("%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	const char *why;
+	if (!(lf->text = slurp(path, &lf->len, &why))) {
+		err_msg("%s: %s", path, why);
 		return EXIT_USAGE;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > LABFILE_MAX) {
-		err_msg("%s: %s", path, S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
-		close(fd);
-		return EXIT_USAGE;
-	}
-	lf->text = malloc((size_t)st.st_size + 1);
-	ssize_t n = lf->text ? read(fd, lf->text, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n < 0) {
-		err_msg("%s: %s", path, strerror(errno));
-		labfile_free(lf);
-		return EXIT_USAGE;
-	}
-	lf->len = (size_t)n;
-	lf->text[n] = 0;
 	struct lab_error le;
 	int err = lab_parse(lf->text, lf->len, path, &lf->lab, &le);
 	if (err) {
@@ -100,13 +159,20 @@ int labfile_load(const char *path, struct labfile *lf)
 		labfile_free(lf);
 		return err == -EINVAL ? EXIT_USAGE : 1;
 	}
-	return 0;
+	int rc = load_rules(lf);
+	if (rc)
+		labfile_free(lf);
+	return rc;
 }
 
 void labfile_free(struct labfile *lf)
 {
+	for (unsigned i = 0; lf->rules && lf->lab && i < lf->lab->n_nodes; i++)
+		free(lf->rules[i].text);
+	free(lf->rules);
 	lab_free(lf->lab);
 	free(lf->text);
+	lf->rules = NULL;
 	lf->lab = NULL;
 	lf->text = NULL;
 }

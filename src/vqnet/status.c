@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "supervisor.h"
 #include "virtqueue.h"
 #include "vqnet.h"
@@ -98,12 +99,133 @@ static const struct vmm_link_stats *link_stats(const struct lab *lab, const stru
 	return NULL;
 }
 
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* A rule's canonical text (what the filter understood). */
+static void rule_text(const struct lab_rule *r, char *buf, size_t len)
+{
+	struct flt_rule fr;
+	if (flt_rule_parse(r->text, &fr, NULL, 0) || flt_rule_format(&fr, buf, len) < 0)
+		snprintf(buf, len, "%s", r->text);
+}
+
+static const struct vmm_counter *rule_stats(const struct lab *lab, const struct sup_node *nodes,
+					    unsigned i, unsigned r)
+{
+	static const struct vmm_counter zero;
+	struct vmm_stats *s = nodes[i].stats;
+	if (!s || r >= s->n_rules)
+		return &zero;
+	return vmm_stats_rule(s, lab->nodes[i].n_ifaces, s->n_links, r);
+}
+
+static void text_filters(FILE *f, const struct lab *lab, const struct sup_node *nodes)
+{
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		const struct lab_node *n = &lab->nodes[i];
+		if (n->kind != LAB_FILTER)
+			continue;
+		static const struct vmm_filter_stats zero;
+		const struct vmm_filter_stats *fs = nodes[i].stats ? &nodes[i].stats->filter : &zero;
+		fprintf(f, "\nFILTER %s (policy %s%s)\n%4s  %-52s %10s %12s\n", n->name,
+			n->filter.policy == LAB_POLICY_ALLOW ? "allow" : "drop",
+			n->filter.stateful ? ", stateful" : "", "#", "RULE", "FRAMES", "BYTES");
+		for (unsigned r = 0; r < nodes[i].n_rules; r++) {
+			char text[FLT_RULE_TEXT_MAX];
+			const struct vmm_counter *c = rule_stats(lab, nodes, i, r);
+			rule_text(nodes[i].rules[r], text, sizeof(text));
+			fprintf(f, "%4u  %-52s %10llu %12llu\n", r + 1, text,
+				(unsigned long long)LD(c->frames), (unsigned long long)LD(c->bytes));
+		}
+		fprintf(f, "%4s  %-52s %10llu %12llu\n", "-", n->filter.policy == LAB_POLICY_ALLOW
+			? "policy allow" : "policy drop", (unsigned long long)LD(fs->policy.frames),
+			(unsigned long long)LD(fs->policy.bytes));
+		fprintf(f, "      allowed %llu, dropped %llu, malformed %llu",
+			(unsigned long long)LD(fs->allowed.frames), (unsigned long long)LD(fs->dropped.frames),
+			(unsigned long long)LD(fs->malformed.frames));
+		if (n->filter.stateful)
+			fprintf(f, "; conntrack: %llu flows of %llu, %llu replies admitted, "
+				"%llu created, %llu expired, %llu evicted",
+				(unsigned long long)LD(fs->ct_entries), (unsigned long long)LD(fs->ct_capacity),
+				(unsigned long long)LD(fs->ct_hit.frames), (unsigned long long)LD(fs->ct_created),
+				(unsigned long long)LD(fs->ct_expired), (unsigned long long)LD(fs->ct_full));
+		fputc('\n', f);
+	}
+}
+
+static void json_counter(FILE *f, const char *name, const struct vmm_counter *c)
+{
+	fprintf(f, "\"%s\": {\"frames\": %llu, \"bytes\": %llu}", name,
+		(unsigned long long)LD(c->frames), (unsigned long long)LD(c->bytes));
+}
+
+static void json_filters(FILE *f, const struct lab *lab, const struct sup_node *nodes)
+{
+	fprintf(f, ",\n \"filters\": [");
+	bool first = true;
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		const struct lab_node *n = &lab->nodes[i];
+		if (n->kind != LAB_FILTER)
+			continue;
+		static const struct vmm_filter_stats zero;
+		const struct vmm_filter_stats *fs = nodes[i].stats ? &nodes[i].stats->filter : &zero;
+		fprintf(f, "%s\n  {\"name\": ", first ? "" : ",");
+		first = false;
+		json_str(f, n->name);
+		fprintf(f, ", \"policy\": \"%s\", \"stateful\": %s, \"rules\": [",
+			n->filter.policy == LAB_POLICY_ALLOW ? "allow" : "drop",
+			n->filter.stateful ? "true" : "false");
+		for (unsigned r = 0; r < nodes[i].n_rules; r++) {
+			char text[FLT_RULE_TEXT_MAX];
+			const struct vmm_counter *c = rule_stats(lab, nodes, i, r);
+			rule_text(nodes[i].rules[r], text, sizeof(text));
+			fprintf(f, "%s{\"rule\": ", r ? ", " : "");
+			json_str(f, text);
+			fprintf(f, ", \"line\": %u, \"frames\": %llu, \"bytes\": %llu}", nodes[i].rules[r]->line,
+				(unsigned long long)LD(c->frames), (unsigned long long)LD(c->bytes));
+		}
+		fprintf(f, "], ");
+		json_counter(f, "policy", &fs->policy);
+		fprintf(f, ", ");
+		json_counter(f, "allowed", &fs->allowed);
+		fprintf(f, ", ");
+		json_counter(f, "dropped", &fs->dropped);
+		fprintf(f, ", ");
+		json_counter(f, "malformed", &fs->malformed);
+		fprintf(f, ", ");
+		json_counter(f, "conntrack_hit", &fs->ct_hit);
+		fprintf(f, ", \"conntrack\": {\"entries\": %llu, \"capacity\": %llu, \"created\": %llu, "
+			"\"expired\": %llu, \"evicted\": %llu}}",
+			(unsigned long long)LD(fs->ct_entries), (unsigned long long)LD(fs->ct_capacity),
+			(unsigned long long)LD(fs->ct_created), (unsigned long long)LD(fs->ct_expired),
+			(unsigned long long)LD(fs->ct_full));
+	}
+	fprintf(f, "]");
+}
+
 static void text_status(FILE *f, const struct lab *lab, const struct sup_node *nodes,
 			time_t started)
 {
 	long up = (long)(time(NULL) - started);
-	fprintf(f, "lab %s: %u guests, %u links, up %ld:%02ld:%02ld\n\n", lab->name,
-		lab->n_nodes, lab->n_links, up / 3600, up / 60 % 60, up % 60);
+	unsigned filters = 0;
+	for (unsigned i = 0; i < lab->n_nodes; i++)
+		filters += lab->nodes[i].kind == LAB_FILTER;
+	fprintf(f, "lab %s: %u guests, ", lab->name, lab->n_nodes - filters);
+	if (filters)
+		fprintf(f, "%u filter%s, ", filters, filters > 1 ? "s" : "");
+	fprintf(f, "%u links, up %ld:%02ld:%02ld\n\n", lab->n_links, up / 3600, up / 60 % 60, up % 60);
 	lab_table(f, lab);
 
 	fprintf(f, "\n%-12s %-8s %-24s %-10s %-10s %-7s %-7s %-7s %-7s\n", "NODE", "NAMESPACE",
@@ -117,6 +239,11 @@ static void text_status(FILE *f, const struct lab *lab, const struct sup_node *n
 				? vmm_stats_if(nodes[i].stats, j) : &z;
 			char who[64];
 			snprintf(who, sizeof(who), "%s.%s", n->name, j < n->n_ifaces ? n->ifaces[j].name : "-");
+			if (n->kind == LAB_FILTER) {   /* no guest, no namespace */
+				fprintf(f, "%-12s %-8s %-24s %-10s %-10s %-7s %-7s %-7s %-7s\n", who, "-",
+					j ? "" : st, "-", "-", "-", "-", "-", "-");
+				continue;
+			}
 			fprintf(f, "%-12s %-8s %-24s %-10llu %-10llu %-7llu %-7llu %-7llu %-7llu\n", who,
 				j ? "" : nodes[i].netns, j ? "" : st,
 				(unsigned long long)LD(s->from_guest_frames),
@@ -147,21 +274,9 @@ static void text_status(FILE *f, const struct lab *lab, const struct sup_node *n
 			(unsigned long long)((a ? LD(a->kicks) : 0) + (b ? LD(b->kicks) : 0)),
 			ea ? vq_strerror((int)ea) : eb ? vq_strerror((int)eb) : "ok");
 	}
+	text_filters(f, lab, nodes);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
 
 static void json_status(FILE *f, const struct lab *lab, const struct sup_node *nodes,
 			time_t started)
@@ -176,7 +291,10 @@ static void json_status(FILE *f, const struct lab *lab, const struct sup_node *n
 		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
 		json_str(f, n->name);
 		fprintf(f, ", \"kind\": \"%s\", \"netns\": ", n->kind == LAB_GUEST ? "guest" : "filter");
-		json_str(f, nodes[i].netns);
+		if (n->kind == LAB_GUEST)
+			json_str(f, nodes[i].netns);
+		else
+			fprintf(f, "null");
 		fprintf(f, ", \"pid\": %d, \"running\": %s, \"vmm\": ", (int)nodes[i].pid,
 			nodes[i].pid > 0 && !nodes[i].exited ? "true" : "false");
 		json_str(f, st);
@@ -235,7 +353,9 @@ static void json_status(FILE *f, const struct lab *lab, const struct sup_node *n
 		}
 		fprintf(f, "}");
 	}
-	fprintf(f, "]}\n");
+	fprintf(f, "]");
+	json_filters(f, lab, nodes);
+	fprintf(f, "}\n");
 }
 
 void sup_status(FILE *f, const struct lab *lab, const struct sup_node *nodes,

@@ -52,6 +52,9 @@ struct sup {
 	struct lab *lab;
 	const char *file;
 	int lab_fd;
+	int rules_fd[LAB_MAX_NODES];   /* from `vqnet up`, -1 for none */
+	struct lab_rule *file_rules[LAB_MAX_NODES];
+	unsigned n_file_rules[LAB_MAX_NODES];
 	struct sup_link *links;
 	struct sup_node *nodes;
 	int lsock, sigfd, epfd;
@@ -162,13 +165,41 @@ static unsigned node_links(const struct lab_node *node)
 	return n;
 }
 
+/* A filter's rules in force: its lab lines and its rules file, in order. */
+static int load_rules(unsigned idx, char *msg, size_t len)
+{
+	struct sup_node *n = &S.nodes[idx];
+	const struct lab_filter *f = &S.lab->nodes[idx].filter;
+	if (n->rules_fd >= 0) {
+		struct stat st;
+		char *text = NULL;
+		struct lab_error le = { .line = 0, .msg = "unreadable" };
+		if (fstat(n->rules_fd, &st) < 0 || !(text = malloc((size_t)st.st_size + 1)) ||
+		    pread(n->rules_fd, text, (size_t)st.st_size, 0) != st.st_size ||
+		    lab_parse_rules(text, (size_t)st.st_size, &S.file_rules[idx],
+				    &S.n_file_rules[idx], &le)) {
+			snprintf(msg, len, "rules of %s: line %u: %s", S.lab->nodes[idx].name, le.line, le.msg);
+			free(text);
+			return -1;
+		}
+		free(text);
+	}
+	n->rules = calloc(f->n_rules + S.n_file_rules[idx] + 1, sizeof(*n->rules));
+	if (!n->rules) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	n->n_rules = lab_filter_rules(f, S.file_rules[idx], S.n_file_rules[idx], n->rules);
+	return 0;
+}
+
 static int make_stats(unsigned idx, char *msg, size_t len)
 {
 	struct sup_node *n = &S.nodes[idx];
 	const struct lab_node *node = &S.lab->nodes[idx];
 	unsigned nl = node_links(node);
 	int err;
-	n->stats_fd = sys_memfd_sealed("vqnet-stats", vmm_stats_bytes(node->n_ifaces, nl, 0));
+	n->stats_fd = sys_memfd_sealed("vqnet-stats", vmm_stats_bytes(node->n_ifaces, nl, n->n_rules));
 	if (n->stats_fd < 0 || !(n->stats = sys_map_sealed(n->stats_fd, &n->stats_len, &err))) {
 		snprintf(msg, len, "stats of %s: %s", node->name,
 			 strerror(n->stats_fd < 0 ? -n->stats_fd : -err));
@@ -177,6 +208,7 @@ static int make_stats(unsigned idx, char *msg, size_t len)
 	n->stats->magic = VMM_STATS_MAGIC;
 	n->stats->n_ifaces = node->n_ifaces;
 	n->stats->n_links = nl;
+	n->stats->n_rules = n->n_rules;
 	return 0;
 }
 
@@ -212,8 +244,14 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a++] = "vqnet-vmm";
 	argv[a++] = "--node";
 	argv[a++] = (char *)node->name;
-	argv[a++] = "--netns";
-	argv[a++] = n->netns;
+	if (node->kind == LAB_GUEST) {
+		argv[a++] = "--netns";
+		argv[a++] = n->netns;
+	} else if (n->rules_fd >= 0) {
+		snprintf(num[3], sizeof(num[3]), "%d", n->rules_fd);
+		argv[a++] = "--rules-fd";
+		argv[a++] = num[3];
+	}
 	snprintf(num[0], sizeof(num[0]), "%d", S.lab_fd);
 	snprintf(num[1], sizeof(num[1]), "%d", pfd[1]);
 	snprintf(num[2], sizeof(num[2]), "%d", n->stats_fd);
@@ -243,6 +281,8 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 		keep_fd(S.lab_fd);
 		keep_fd(pfd[1]);
 		keep_fd(n->stats_fd);
+		if (n->rules_fd >= 0)
+			keep_fd(n->rules_fd);
 		for (unsigned i = 0; i < node->n_ifaces; i++) {
 			for (unsigned j = 0; j < node->ifaces[i].n_links; j++) {
 				unsigned li = node->ifaces[i].links[j];
@@ -375,7 +415,10 @@ static int bring_up(char *msg, size_t len)
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		struct sup_node *n = &S.nodes[i];
 		n->stats_fd = n->ready = -1;
+		n->rules_fd = S.rules_fd[i];
 		guest_netns(n->netns, sizeof(n->netns), lab->name, lab->nodes[i].name);
+		if (lab->nodes[i].kind == LAB_FILTER && load_rules(i, msg, len))
+			return -1;
 	}
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		struct sup_node *n = &S.nodes[i];
@@ -498,12 +541,24 @@ static void loop(void)
 	}
 }
 
-/* vqnet __supervise LAB_FD STATUS_FD LOCK_FD FILE */
+/* vqnet __supervise LAB_FD STATUS_FD LOCK_FD FILE [NODE=RULES_FD ...] */
 int cmd_supervise(int argc, char **argv)
 {
-	if (argc != 5) {
+	if (argc < 5 || argc > 5 + LAB_MAX_NODES) {
 		err_msg("__supervise is internal to 'vqnet up'");
 		return EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+		S.rules_fd[i] = -1;
+	for (int i = 5; i < argc; i++) {
+		unsigned node;
+		int fd;
+		if (sscanf(argv[i], "%u=%d", &node, &fd) != 2 || node >= LAB_MAX_NODES || fd < 0) {
+			err_msg("__supervise: bad rules argument \"%s\"", argv[i]);
+			return EXIT_USAGE;
+		}
+		S.rules_fd[node] = fd;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 	}
 	S.lab_fd = atoi(argv[1]);
 	int status_fd = atoi(argv[2]);

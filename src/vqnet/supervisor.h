@@ -20,6 +20,9 @@ struct sup_node {
 	struct vmm_stats *stats;
 	size_t stats_len;
 	int ready;            /* read end of its ready pipe, until it reports */
+	int rules_fd;         /* filters with a rules file: its text */
+	const struct lab_rule **rules;   /* filters: the rules in force, in order */
+	unsigned n_rules;
 	char netns[LAB_NAME_MAX * 2 + 2];
 };
 

@@ -81,11 +81,38 @@ int lab_up(struct labfile *lf, bool quiet)
 		release(lf->lab, lock);
 		return 1;
 	}
+	/* and each filter's rules file, as read and checked */
+	const struct lab *lab = lf->lab;
+	int rules_fd[LAB_MAX_NODES];
+	char rules_arg[LAB_MAX_NODES][32];
+	char *argv[6 + LAB_MAX_NODES + 1];
+	unsigned a = 6;
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		rules_fd[i] = -1;
+		if (!lf->rules[i].text)
+			continue;
+		rules_fd[i] = sys_memfd_sealed("vqnet-rules", lf->rules[i].len);
+		if (rules_fd[i] < 0 || pwrite(rules_fd[i], lf->rules[i].text, lf->rules[i].len, 0) !=
+					       (ssize_t)lf->rules[i].len) {
+			err_msg("cannot pass the rules of %s to the supervisor", lab->nodes[i].name);
+			release(lab, lock);
+			return 1;
+		}
+		snprintf(rules_arg[i], sizeof(rules_arg[i]), "%u=%d", i, rules_fd[i]);
+		argv[a++] = rules_arg[i];
+	}
+	argv[a] = NULL;
 	char exe[PATH_MAX], a1[16], a2[16], a3[16];
 	snprintf(exe, sizeof(exe), "%s/vqnet", self_dir());
 	snprintf(a1, sizeof(a1), "%d", lab_fd);
 	snprintf(a2, sizeof(a2), "%d", pfd[1]);
 	snprintf(a3, sizeof(a3), "%d", lock);
+	argv[0] = "vqnet";
+	argv[1] = "__supervise";
+	argv[2] = a1;
+	argv[3] = a2;
+	argv[4] = a3;
+	argv[5] = (char *)lf->path;
 	/* Fork twice: the supervisor is nobody's child but init's, so it
 	 * never lingers as our zombie and outlives us cleanly. */
 	fflush(NULL);
@@ -96,7 +123,9 @@ int lab_up(struct labfile *lf, bool quiet)
 		fcntl(lab_fd, F_SETFD, 0);
 		fcntl(pfd[1], F_SETFD, 0);
 		fcntl(lock, F_SETFD, 0);
-		char *argv[] = { "vqnet", "__supervise", a1, a2, a3, (char *)lf->path, NULL };
+		for (unsigned i = 0; i < lab->n_nodes; i++)
+			if (rules_fd[i] >= 0)
+				fcntl(rules_fd[i], F_SETFD, 0);
 		execv(exe, argv);
 		dprintf(pfd[1], "error: cannot run %s: %s\n", exe, strerror(errno));
 		_exit(127);
@@ -106,6 +135,9 @@ int lab_up(struct labfile *lf, bool quiet)
 	close(pfd[1]);
 	close(lab_fd);
 	close(lock);   /* the supervisor holds the lock now */
+	for (unsigned i = 0; i < lab->n_nodes; i++)
+		if (rules_fd[i] >= 0)
+			close(rules_fd[i]);
 
 	char line[1024];
 	size_t n = 0;

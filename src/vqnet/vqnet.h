@@ -39,6 +39,10 @@ struct labfile {
 	char *text;
 	size_t len;
 	struct lab *lab;
+	struct rulesfile {       /* per node: its "rules = FILE", checked */
+		char *text;
+		size_t len;
+	} *rules;
 };
 int labfile_load(const char *path, struct labfile *lf);
 void labfile_free(struct labfile *lf);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_lab.c - arbitrary bytes as a lab file.  The parser's sources are
+/* fuzz_lab.c - arbitrary bytes as a lab file and as a rules file.  The parser's sources are
  * included so that libFuzzer's coverage instrumentation reaches them. */
 #include "../../lib/lab/lab.c"
 #include "../../lib/lab/view.c"
+#include "../../lib/lab/rules.c"
 
 #include "fuzz.h"
 
@@ -11,6 +12,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lab *lab;
 	struct lab_error err;
 	char line[LAB_MSG_MAX + 64];
+	/* the same bytes as a filter's rules file */
+	struct lab_rule *rules;
+	unsigned n_rules;
+	if (lab_parse_rules((const char *)data, size, &rules, &n_rules, &err) == 0)
+		lab_rules_free(rules, n_rules);
 	if (lab_parse((const char *)data, size, "fuzz.vqnet", &lab, &err)) {
 		lab_error_format(&err, line, sizeof(line));
 		return 0;

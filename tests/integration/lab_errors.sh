@@ -36,3 +36,32 @@ set -e
 [ "$r1$r2$r3$r4$r5$r6" = 222220 ] || fail "usage exit codes $r1 $r2 $r3 $r4 $r5 $r6"
 grep -q "/nonexistent.vqnet: No such file or directory" "$TMP/err" || fail "missing file message"
 ok "usage mistakes exit 2 with a message"
+
+# a filter's rules file: its mistakes are reported at its own file:line
+cat > "$TMP/bad.rules" <<'RULES'
+# comment
+allow arp
+allow tcp dport 99999
+RULES
+cat > "$TMP/rf$$.vqnet" <<LAB
+[vm a]
+[vm b]
+[filter fw]
+rules = bad.rules
+[topology t]
+a = fw
+fw = a b
+b = fw
+LAB
+set +e
+got=$("$VQNET" up "$TMP/rf$$.vqnet" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] && [ "$got" = "$TMP/bad.rules:3: bad rule: bad port '99999' (0-65535 or N-M)" ] ||
+	fail "rules file mistake: rc $rc: $got"
+rm "$TMP/bad.rules"
+set +e
+got=$("$VQNET" up "$TMP/rf$$.vqnet" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] && [ "$got" = "$TMP/rf$$.vqnet:4: cannot read rules file $TMP/bad.rules: No such file or directory" ] ||
+	fail "missing rules file: rc $rc: $got"
+ok "rules files: mistakes at their own file:line"

@@ -1,0 +1,116 @@
+# bench/lib.sh - shared by the benchmark scripts (sourced; bash).
+#
+# A script names its setups in FABRICS, and for each one fills NS_A[name]
+# and NS_B[name] with two namespaces holding $A_IP and $B_IP; `measure`
+# runs a workload over every setup in interleaved rounds (so drift in the
+# machine's load hits all alike) and keeps the median in R[name,key].
+# Everything lives in namespaces the script makes (named $ID*), removed on
+# exit with every process in them; labs in LABS are taken down.
+set -euo pipefail
+
+# The sourcing script sets BUILD (a build tree) and NEEDS (extra tools).
+BIN=$(cd "$BUILD" && pwd)/bin
+VQNET=$BIN/vqnet
+SECS=${BENCH_SECS:-5}
+ROUNDS=${BENCH_ROUNDS:-5}
+ZMQ_RT=${BENCH_ZMQ_ROUNDTRIPS:-10000}
+ME=$(basename "$0")
+[ "$(id -u)" = 0 ] || { echo "$ME: needs root" >&2; exit 1; }
+for t in "$VQNET" "$BIN/zmq_lat_server" iperf3 ${NEEDS:-}; do
+	command -v "$t" >/dev/null || { echo "$ME: $t not found (make build; scripts/deps.sh)" >&2; exit 1; }
+done
+
+ID=bench$$
+TMP=$(mktemp -d /tmp/vqnet-bench.XXXXXX)
+NS=()
+LABS=()
+declare -A NS_A NS_B R
+A_IP=10.77.0.1
+B_IP=10.77.0.2
+
+cleanup() {
+	for l in "${LABS[@]}"; do "$VQNET" down "$l" >/dev/null 2>&1 || true; done
+	for f in "$TMP"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+	for n in "${NS[@]}"; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$n" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# vqnet_lab NAME FILE: bring up a lab whose guests are a ($A_IP) and b ($B_IP)
+vqnet_lab() {
+	LABS+=("$ID$1")
+	"$VQNET" up "$2" >/dev/null
+	NS_A[$1]=$ID$1-a NS_B[$1]=$ID$1-b
+}
+
+check_all() {
+	local f
+	for f in $FABRICS; do
+		ip netns exec "${NS_A[$f]}" ping -c 1 -W 2 "$B_IP" >/dev/null ||
+			{ echo "$ME: $f does not work" >&2; exit 1; }
+	done
+}
+
+# ---- workloads: each prints one number for setup $1 ------------------------
+
+ping_rtt_us() {
+	ip netns exec "${NS_A[$1]}" ping -c 100 -i 0.005 -q "$B_IP" |
+		awk -F'/' '/^rtt/ { printf "%.1f", $5 * 1000 }'
+}
+
+zmq_rtt_us() {
+	ip netns exec "${NS_B[$1]}" "$BIN/zmq_lat_server" "tcp://$B_IP:5555" 1 "$ZMQ_RT" >/dev/null &
+	local srv=$!
+	ip netns exec "${NS_A[$1]}" "$BIN/zmq_lat_client" "tcp://$B_IP:5555" 1 "$ZMQ_RT" |
+		awk '/average latency/ { printf "%.1f", $3 * 2 }'
+	wait $srv
+}
+
+iperf_server() {
+	ip netns exec "${NS_B[$1]}" iperf3 -s -1 -B "$B_IP" >/dev/null 2>&1 &
+	IPERF=$!
+	for _ in $(seq 50); do
+		ip netns exec "${NS_B[$1]}" ss -ltn 2>/dev/null | grep -q ":5201 " && return
+		sleep 0.1
+	done
+}
+
+tcp_gbps() {
+	iperf_server "$1"
+	ip netns exec "${NS_A[$1]}" iperf3 -c "$B_IP" -t "$SECS" -f g |
+		awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i+1) == "Gbits/sec") printf "%.2f", $i }'
+	wait $IPERF || true
+}
+
+udp64_kpps() {
+	iperf_server "$1"
+	# receiver line: ... Lost/Total Datagrams "lost/total (pct%)"
+	ip netns exec "${NS_A[$1]}" iperf3 -c "$B_IP" -u -l 64 -b 0 -t "$SECS" |
+		awk -v s="$SECS" '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\/[0-9]+$/) {
+			split($i, p, "/"); printf "%.0f", (p[2] - p[1]) / s / 1000 } }'
+	wait $IPERF || true
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# measure KEY FUNCTION ROUNDS
+measure() {
+	local key=$1 fn=$2 rounds=$3 f
+	declare -A all
+	for _ in $(seq "$rounds"); do
+		for f in $FABRICS; do all[$f]+=" $($fn "$f")"; done
+	done
+	for f in $FABRICS; do R[$f,$key]=$(echo "${all[$f]}" | median); done
+}
+
+# ratio KIND A B: how A compares with B, higher is better for A
+# (B/A for latencies, A/B for rates)
+ratio() {
+	awk -v k="$1" -v a="$2" -v b="$3" 'BEGIN {
+		if (a == "" || b == "" || a == 0 || b == 0) { print "n/a"; exit }
+		printf "%.2fx", k == "lat" ? b / a : a / b }'
+}
