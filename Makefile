@@ -38,6 +38,7 @@ fuzz: deps $(TESTBUILD)/CMakeCache.txt
 bench: build
 	$(RELEASE)/bench/vq_ring_bench
 	bench/fabrics.sh $(RELEASE)
+	bench/filter.sh $(RELEASE)
 
 clean:
 	rm -rf build
