@@ -9,6 +9,7 @@
  * names matches by their canonical text instead of what the user typed.
  */
 #include "internal.h"
+#include "vswitch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -250,19 +251,9 @@ static int p_mac(struct flt_rule *r, uint32_t kind, const struct tok *v,
 		memcpy(mac, broadcast, 6);
 		return 0;
 	}
-	/* exactly hh:hh:hh:hh:hh:hh */
-	if (v->n != 17)
-		goto bad;
-	for (size_t i = 0; i < 6; i++) {
-		const char *p = v->p + 3 * i;
-		int hi = hexval(p[0]), lo = hexval(p[1]);
-		if (hi < 0 || lo < 0 || (i < 5 && p[2] != ':'))
-			goto bad;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (!vsw_mac_parse(v->p, v->n, mac))
+		return fail(e, "bad MAC address '%s'", show(v).s);
 	return 0;
-bad:
-	return fail(e, "bad MAC address '%s'", show(v).s);
 }
 
 static void prefix_mask(struct flt_prefix *pf)

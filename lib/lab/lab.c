@@ -19,6 +19,7 @@
  */
 #include "lab.h"
 #include "filter.h"
+#include "vswitch.h"
 
 #include <arpa/inet.h>  /* inet_pton/inet_ntop: string conversions only */
 #include <assert.h>
@@ -179,27 +180,11 @@ static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_mac(struct parser *ps, const char *s, uint8_t mac[6])
 {
 	static const uint8_t zero[6];
-	const char *p = s;
-	for (int i = 0; i < 6; i++, p += 3) {
-		int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
-		if (lo < 0 || p[2] != (i < 5 ? ':' : '\0'))
-			return fail(ps, "bad MAC \"%s\"", s);
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (!vsw_mac_parse(s, strlen(s), mac))
+		return fail(ps, "bad MAC \"%s\"", s);
 	if (!memcmp(mac, zero, 6))
 		return fail(ps, "all-zero MAC \"%s\"", s);
 	if (mac[0] & 1)

@@ -236,20 +236,34 @@ int vq_drv_add(struct vq_driver *d, const struct vq_seg *seg, unsigned n,
 	return 0;
 }
 
+/*
+ * Both sides publish the same way: make the ring entries visible, then our
+ * index; then (after a full barrier, so the peer cannot have missed the
+ * index while we read its stale wish) decide whether the peer asked to be
+ * woken for the entries from *signalled up to new_idx: by its event index,
+ * or by the absence of its "don't notify me" flag.
+ */
+static int publish(uint16_t *idx, uint16_t *signalled, uint16_t new_idx, bool event_idx,
+		   const uint16_t *peer_event, const uint16_t *peer_flags, uint16_t quiet)
+{
+	uint16_t old = *signalled;
+	if (old == new_idx)
+		return 0;
+	publish_barrier();
+	st16(idx, new_idx);
+	*signalled = new_idx;
+	full_barrier();
+	if (event_idx)
+		return vq_need_event(ld16(peer_event), new_idx, old);
+	return !(ld16(peer_flags) & quiet);
+}
+
 int vq_drv_publish(struct vq_driver *d)
 {
 	if (d->broken)
 		return -VQ_EBROKEN;
-	uint16_t old = d->avail_kicked, new_idx = d->avail_idx;
-	if (old == new_idx)
-		return 0;
-	publish_barrier();
-	st16(&d->r.avail[1], new_idx);
-	d->avail_kicked = new_idx;
-	full_barrier();
-	if (d->event_idx)
-		return vq_need_event(ld16(d->r.avail_event), new_idx, old);
-	return !(ld16(&d->r.used[0]) & VQ_USED_F_NO_NOTIFY);
+	return publish(&d->r.avail[1], &d->avail_kicked, d->avail_idx, d->event_idx,
+		       d->r.avail_event, &d->r.used[0], VQ_USED_F_NO_NOTIFY);
 }
 
 /* Return the chain at head to the free list (private state only). */
@@ -294,16 +308,27 @@ int vq_drv_reap(struct vq_driver *d, uint16_t *ids, uint32_t *lens,
 	return (int)n;
 }
 
+/*
+ * Both sides ask to be woken the same way: say "wake me after entry `seen`"
+ * (event index) or clear our "don't notify" flag, then (after a full
+ * barrier) look again: true if the peer published meanwhile, in which case
+ * the caller must not sleep, since that publish may have read our old wish.
+ */
+static bool arm(bool event_idx, uint16_t *event, uint16_t *flags,
+		const uint16_t *peer_idx, uint16_t seen)
+{
+	if (event_idx)
+		st16(event, seen);
+	else
+		st16(flags, 0);
+	full_barrier();
+	return ld16(peer_idx) != seen;
+}
+
 bool vq_drv_enable_notify(struct vq_driver *d)
 {
-	if (d->broken)
-		return false;
-	if (d->event_idx)
-		st16(d->r.used_event, d->last_used);
-	else
-		st16(&d->r.avail[0], 0);
-	full_barrier();
-	return ld16(&d->r.used[1]) != d->last_used;
+	return !d->broken && arm(d->event_idx, d->r.used_event, &d->r.avail[0],
+				 &d->r.used[1], d->last_used);
 }
 
 void vq_drv_disable_notify(struct vq_driver *d)
@@ -440,28 +465,14 @@ int vq_dev_publish(struct vq_device *v)
 {
 	if (v->broken)
 		return -VQ_EBROKEN;
-	uint16_t old = v->used_signalled, new_idx = v->used_idx;
-	if (old == new_idx)
-		return 0;
-	publish_barrier();
-	st16(&v->r.used[1], new_idx);
-	v->used_signalled = new_idx;
-	full_barrier();
-	if (v->event_idx)
-		return vq_need_event(ld16(v->r.used_event), new_idx, old);
-	return !(ld16(&v->r.avail[0]) & VQ_AVAIL_F_NO_INTERRUPT);
+	return publish(&v->r.used[1], &v->used_signalled, v->used_idx, v->event_idx,
+		       v->r.used_event, &v->r.avail[0], VQ_AVAIL_F_NO_INTERRUPT);
 }
 
 bool vq_dev_enable_notify(struct vq_device *v)
 {
-	if (v->broken)
-		return false;
-	if (v->event_idx)
-		st16(v->r.avail_event, v->last_avail);
-	else
-		st16(&v->r.used[0], 0);
-	full_barrier();
-	return ld16(&v->r.avail[1]) != v->last_avail;
+	return !v->broken && arm(v->event_idx, v->r.avail_event, &v->r.used[0],
+				 &v->r.avail[1], v->last_avail);
 }
 
 void vq_dev_disable_notify(struct vq_device *v)

@@ -52,6 +52,10 @@ void vsw_init(struct vsw *sw, bool bridge);
  * -ENOSPC when the table is full. */
 int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port);
 
+/* "hh:hh:hh:hh:hh:hh" (either case) of exactly len characters into mac;
+ * false if it is anything else.  The one MAC parser of the project. */
+bool vsw_mac_parse(const char *s, size_t len, uint8_t mac[6]);
+
 /* The ports a frame entering on port `in` goes out of (a bitmask of
  * VSW_PORT_BIT), or 0 if it is dropped (and counted). */
 uint64_t vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
