@@ -38,7 +38,9 @@
 
 #define VQ_LINK_MAGIC 0x4b4c5156u /* "VQLK" */
 #define VQ_LINK_VERSION 1u
-#define VQ_FRAME_MAX 65536u       /* largest frame a link carries */
+/* Largest frame a link carries: 64 KiB, the most a TAP hands over with
+ * segmentation offload, and room for the virtio-net header before it. */
+#define VQ_FRAME_MAX (65536u + 64u)
 #define VQ_LINK_NUM_DEFAULT 256u
 #define VQ_LINK_CHUNK_DEFAULT 2048u
 #define VQ_LINK_F_EVENT_IDX 1u

@@ -56,6 +56,34 @@ bool vsw_mac_parse(const char *s, size_t len, uint8_t mac[6])
 	return true;
 }
 
+/* virtio 1.x, 5.1.6: the fields of struct virtio_net_hdr_v1 */
+#define VNET_F_NEEDS_CSUM 1u
+#define VNET_F_DATA_VALID 2u
+#define VNET_GSO_NONE 0u
+#define VNET_GSO_TCPV4 1u
+#define VNET_GSO_TCPV6 4u
+#define VNET_GSO_ECN 0x80u
+
+static unsigned le16at(const uint8_t *p)
+{
+	return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+bool vsw_vnet_ok(const uint8_t hdr[VSW_VNET_HDR], size_t eth_len)
+{
+	unsigned flags = hdr[0], gso = hdr[1] & ~VNET_GSO_ECN;
+	unsigned hdr_len = le16at(hdr + 2), gso_size = le16at(hdr + 4);
+	unsigned csum_start = le16at(hdr + 6), csum_offset = le16at(hdr + 8);
+	if (flags & ~(VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID))
+		return false;
+	if ((flags & VNET_F_NEEDS_CSUM) && (size_t)csum_start + csum_offset + 2 > eth_len)
+		return false;
+	if (gso == VNET_GSO_NONE)
+		return !(hdr[1] & VNET_GSO_ECN);
+	return (gso == VNET_GSO_TCPV4 || gso == VNET_GSO_TCPV6) && gso_size > 0 &&
+	       (flags & VNET_F_NEEDS_CSUM) && hdr_len <= eth_len;
+}
+
 void vsw_init(struct vsw *sw, bool bridge)
 {
 	memset(sw, 0, sizeof(*sw));

@@ -52,6 +52,17 @@ void vsw_init(struct vsw *sw, bool bridge);
  * -ENOSPC when the table is full. */
 int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port);
 
+/* Every frame on a link, as in virtio-net, starts with this header
+ * (struct virtio_net_hdr_v1, little-endian): segmentation and checksum
+ * offload, so a TAP can hand over 64 KiB of TCP in one frame. */
+#define VSW_VNET_HDR 12u
+
+/* Is the header before a frame of eth_len bytes one we pass on: only the
+ * flags and GSO types a TAP produces (checksum needed or valid; TCPv4/v6
+ * segmentation, with ECN), offsets inside the frame, a segment size for a
+ * segmented frame?  The kernel checks too; a peer's header is untrusted. */
+bool vsw_vnet_ok(const uint8_t hdr[VSW_VNET_HDR], size_t eth_len);
+
 /* "hh:hh:hh:hh:hh:hh" (either case) of exactly len characters into mac;
  * false if it is anything else.  The one MAC parser of the project. */
 bool vsw_mac_parse(const char *s, size_t len, uint8_t mac[6]);

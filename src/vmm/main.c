@@ -151,11 +151,12 @@ static void link_dead(struct vmm *m, struct link *l, int err)
 		l->index, vq_strerror(err));
 }
 
+/* f is a link frame: the virtio-net header, then the Ethernet frame. */
 static void to_guest(struct iface *ifc, const uint8_t *f, size_t len)
 {
 	if (write(ifc->tap, f, len) == (ssize_t)len) {
 		ADD(ifc->st->to_guest_frames, 1);
-		ADD(ifc->st->to_guest_bytes, len);
+		ADD(ifc->st->to_guest_bytes, len - VSW_VNET_HDR);
 	} else {
 		ADD(ifc->st->to_guest_drops, 1);
 	}
@@ -210,13 +211,15 @@ static void pump_tap(struct vmm *m, struct iface *ifc)
 		ssize_t r = read(ifc->tap, m->buf, sizeof(m->buf));
 		if (r <= 0)
 			break;
-		ADD(ifc->st->from_guest_frames, 1);
-		ADD(ifc->st->from_guest_bytes, (uint64_t)r);
-		if ((size_t)r > VQ_FRAME_MAX) {
+		if ((size_t)r < VSW_VNET_HDR || (size_t)r > VQ_FRAME_MAX) {
 			ADD(ifc->st->runts, 1);
 			continue;
 		}
-		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf, (size_t)r);
+		ADD(ifc->st->from_guest_frames, 1);
+		ADD(ifc->st->from_guest_bytes, (uint64_t)r - VSW_VNET_HDR);
+		/* the header is the guest kernel's own: nothing to check */
+		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
+					     (size_t)r - VSW_VNET_HDR);
 		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
 		if (full) {
 			hold(&ifc->pend, m->buf, (size_t)r, full);
@@ -258,9 +261,15 @@ static void pump_link(struct vmm *m, struct link *l)
 		vq_port_recv_done(&l->vq, &f, 1);
 		ADD(l->st->rx_frames, 1);
 		ADD(l->st->rx_bytes, len);
-		uint64_t ports = vsw_forward(&ifc->sw, l->port, m->buf, len);
+		if (len < VSW_VNET_HDR || !vsw_vnet_ok(m->buf, len - VSW_VNET_HDR)) {
+			ADD(ifc->st->bad_header, 1);
+			continue;
+		}
+		const uint8_t *eth = m->buf + VSW_VNET_HDR;
+		size_t eth_len = len - VSW_VNET_HDR;
+		uint64_t ports = vsw_forward(&ifc->sw, l->port, eth, eth_len);
 		/* a filter decides on the private copy, which is what it sends */
-		if (ports && m->flt && flt_decide(m->flt, m->buf, len, now) != FLT_ALLOW)
+		if (ports && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW)
 			ports = 0;
 		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
 		if (full)   /* stop taking from this link until the frame is out */

@@ -8,7 +8,9 @@
 
 #include <stdint.h>
 
-/* A TAP device called name, without packet info, non-blocking. */
+/* A TAP device called name, non-blocking, without packet info, with a
+ * 12-byte virtio-net header before every frame and checksum and TCP
+ * segmentation offload on. */
 int netdev_tap(const char *name);
 
 int netdev_set_mac(const char *name, const uint8_t mac[6]);

@@ -26,6 +26,7 @@ struct vmm_if_stats {
 	uint64_t unknown;            /* unicast to no one reachable */
 	uint64_t runts;
 	uint64_t stalled;            /* dropped after a link stayed full */
+	uint64_t bad_header;         /* a peer's offload header we refused */
 };
 
 struct vmm_link_stats {

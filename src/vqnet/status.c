@@ -314,14 +314,16 @@ static void json_status(FILE *f, const struct lab *lab, const struct sup_node *n
 			}
 			fprintf(f, "], \"from_guest_frames\": %llu, \"from_guest_bytes\": %llu, "
 				"\"to_guest_frames\": %llu, \"to_guest_bytes\": %llu, \"to_guest_drops\": %llu, "
-				"\"spoofed\": %llu, \"unknown\": %llu, \"runts\": %llu, \"stalled\": %llu}",
+				"\"spoofed\": %llu, \"unknown\": %llu, \"runts\": %llu, \"stalled\": %llu, "
+				"\"bad_header\": %llu}",
 				(unsigned long long)LD(s->from_guest_frames),
 				(unsigned long long)LD(s->from_guest_bytes),
 				(unsigned long long)LD(s->to_guest_frames),
 				(unsigned long long)LD(s->to_guest_bytes),
 				(unsigned long long)LD(s->to_guest_drops),
 				(unsigned long long)LD(s->spoofed), (unsigned long long)LD(s->unknown),
-				(unsigned long long)LD(s->runts), (unsigned long long)LD(s->stalled));
+				(unsigned long long)LD(s->runts), (unsigned long long)LD(s->stalled),
+				(unsigned long long)LD(s->bad_header));
 		}
 		fprintf(f, "]}");
 	}

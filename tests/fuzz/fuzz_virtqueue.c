@@ -15,7 +15,7 @@
 #include "link.h"
 
 #define NUM 64u
-#define CHUNK 1024u
+#define CHUNK 2048u
 
 struct input {
 	const uint8_t *p;

@@ -149,6 +149,64 @@ static void test_table(void **state)
 	assert_int_equal(sw.stats.spoofed, 0);
 }
 
+static void hdr(uint8_t h[VSW_VNET_HDR], uint8_t flags, uint8_t gso, unsigned hdr_len,
+		unsigned gso_size, unsigned csum_start, unsigned csum_offset)
+{
+	memset(h, 0, VSW_VNET_HDR);
+	h[0] = flags;
+	h[1] = gso;
+	h[2] = (uint8_t)hdr_len, h[3] = (uint8_t)(hdr_len >> 8);
+	h[4] = (uint8_t)gso_size, h[5] = (uint8_t)(gso_size >> 8);
+	h[6] = (uint8_t)csum_start, h[7] = (uint8_t)(csum_start >> 8);
+	h[8] = (uint8_t)csum_offset, h[9] = (uint8_t)(csum_offset >> 8);
+}
+
+static void test_vnet_header(void **state)
+{
+	(void)state;
+	uint8_t h[VSW_VNET_HDR];
+	hdr(h, 0, 0, 0, 0, 0, 0);
+	assert_true(vsw_vnet_ok(h, 60));              /* a plain frame */
+	hdr(h, 2, 0, 0, 0, 0, 0);
+	assert_true(vsw_vnet_ok(h, 60));              /* checksum valid */
+	hdr(h, 1, 0, 0, 0, 34, 16);
+	assert_true(vsw_vnet_ok(h, 1514));            /* TCP checksum to fill in */
+	assert_false(vsw_vnet_ok(h, 51));             /* ... past the frame's end */
+	hdr(h, 1, 0, 0, 0, 0xffff, 0xffff);
+	assert_false(vsw_vnet_ok(h, 65536));          /* no overflow */
+	hdr(h, 1, 1, 66, 1448, 34, 16);
+	assert_true(vsw_vnet_ok(h, 65000));           /* TSO, IPv4 */
+	hdr(h, 1, 4 | 0x80, 86, 1428, 54, 16);
+	assert_true(vsw_vnet_ok(h, 65000));           /* TSO, IPv6, ECN */
+	hdr(h, 1, 1, 66, 0, 34, 16);
+	assert_false(vsw_vnet_ok(h, 65000));          /* no segment size */
+	hdr(h, 0, 1, 66, 1448, 34, 16);
+	assert_false(vsw_vnet_ok(h, 65000));          /* TSO without checksum offload */
+	hdr(h, 1, 1, 70000 & 0xffff, 1448, 34, 16);
+	assert_false(vsw_vnet_ok(h, 3000));           /* headers longer than the frame */
+	hdr(h, 1, 3, 42, 1472, 34, 6);
+	assert_false(vsw_vnet_ok(h, 9000));           /* UFO: not something a TAP gives us */
+	hdr(h, 0, 0x80, 0, 0, 0, 0);
+	assert_false(vsw_vnet_ok(h, 60));             /* ECN without segmentation */
+	hdr(h, 4, 0, 0, 0, 0, 0);
+	assert_false(vsw_vnet_ok(h, 60));             /* RSC info: host to guest only */
+	hdr(h, 0x80, 0, 0, 0, 0, 0);
+	assert_false(vsw_vnet_ok(h, 60));             /* unknown flag */
+}
+
+static void test_mac_parse(void **state)
+{
+	(void)state;
+	uint8_t m[6];
+	assert_true(vsw_mac_parse("02:00:00:00:AA:01", 17, m));
+	assert_memory_equal(m, VM0, 6);
+	assert_true(vsw_mac_parse("02:00:00:00:aa:01", 17, m));
+	assert_false(vsw_mac_parse("02:00:00:00:aa:0", 16, m));
+	assert_false(vsw_mac_parse("02:00:00:00:aa:01:", 18, m));
+	assert_false(vsw_mac_parse("02-00-00-00-aa-01", 17, m));
+	assert_false(vsw_mac_parse("02:00:00:00:ag:01", 17, m));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_runts),
 		cmocka_unit_test(test_bridge),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_vnet_header),
+		cmocka_unit_test(test_mac_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
