@@ -163,6 +163,9 @@ int lab_first_guest(const struct lab *lab);
 /* Index into node->ifaces of the node's interface in topology, or -ENOENT. */
 int lab_iface_find(const struct lab_node *node, unsigned topology);
 
+/* How many links a node's interfaces have in all. */
+unsigned lab_node_links(const struct lab_node *node);
+
 /* A guest's first IPv4 address (of its lowest-numbered interface that has
  * one): 0, -ENOENT (none, or a filter) or -EINVAL (bad node). */
 int lab_guest_ip4(const struct lab *lab, unsigned node, uint32_t *ip4);

@@ -104,3 +104,11 @@ int lab_error_format(const struct lab_error *err, char *buf, size_t size)
 		return snprintf(buf, size, "%s:%u: %s", file, err->line, err->msg);
 	return snprintf(buf, size, "%s: %s", file, err->msg);
 }
+
+unsigned lab_node_links(const struct lab_node *node)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < node->n_ifaces; i++)
+		n += node->ifaces[i].n_links;
+	return n;
+}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,25 +123,27 @@ int netns_enter(int fd)
 	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
-int netns_inode(int fd, unsigned long *ino)
+/* Is (dev, ino) the network namespace at path? */
+static bool same_ns(const char *path, const struct stat *ns)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	*ino = (unsigned long)st.st_ino;
-	return 0;
+	return stat(path, &st) == 0 && st.st_dev == ns->st_dev && st.st_ino == ns->st_ino;
 }
 
 int netns_kill_all(const char *name)
 {
 	int fd = netns_open(name);
-	unsigned long ino = 0;
+	struct stat ns;
 	if (fd < 0)
 		return fd;
-	int err = netns_inode(fd, &ino);
+	int err = fstat(fd, &ns) < 0 ? -errno : 0;
 	close(fd);
 	if (err)
 		return err;
+	/* Never the namespace we, or init, live in: if the name were ever
+	 * made to point there, this would stop the whole host. */
+	if (same_ns("/proc/self/ns/net", &ns) || same_ns("/proc/1/ns/net", &ns))
+		return -EPERM;
 	int total = 0;
 	for (int round = 0; round < 10; round++) {
 		int found = 0;
@@ -151,13 +154,18 @@ int netns_kill_all(const char *name)
 			long pid = strtol(e->d_name, &end, 10);
 			if (*end || pid <= 1 || pid == getpid())
 				continue;
-			char path[64];
-			struct stat st;
-			snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
-			if (stat(path, &st) < 0 || st.st_ino != ino)
+			/* Pin the process first, then look at its namespace: if
+			 * the pid was reused in between, we look at (and signal)
+			 * the process the pidfd names, never a stranger. */
+			int pfd = pidfd_open((pid_t)pid, 0);
+			if (pfd < 0)
 				continue;
-			kill((pid_t)pid, round < 5 ? SIGTERM : SIGKILL);
-			found++;
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+			if (same_ns(path, &ns) &&
+			    pidfd_send_signal(pfd, round < 5 ? SIGTERM : SIGKILL, NULL, 0) == 0)
+				found++;
+			close(pfd);
 		}
 		if (d)
 			closedir(d);

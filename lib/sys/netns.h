@@ -31,10 +31,8 @@ int netns_enter(int fd);
 
 /* Stop every process inside the named namespace (TERM, then KILL after a
  * grace period).  Only for namespaces we made: whatever runs in them is
- * ours.  Returns how many processes were signalled. */
+ * ours.  Refuses (-EPERM) a name that points at our own or init's
+ * namespace.  Returns how many processes were signalled. */
 int netns_kill_all(const char *name);
-
-/* Inode of the namespace open at fd (to recognise its processes). */
-int netns_inode(int fd, unsigned long *ino);
 
 #endif

@@ -16,6 +16,10 @@
  * the fd (close-on-exec) or -errno. */
 int sys_memfd_sealed(const char *name, size_t len);
 
+/* A memfd holding exactly data[0..len), sealed against any change: for
+ * text we hand to another process as "what was checked".  fd or -errno. */
+int sys_memfd_text(const char *name, const void *data, size_t len);
+
 /* Map a memfd someone else created, read-write and shared.  Refuses one
  * that is not sealed against shrinking (a peer could otherwise truncate it
  * and turn our next access into SIGBUS).  *len gets its size. */

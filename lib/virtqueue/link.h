@@ -14,7 +14,7 @@
  * takes the chain, reads the frame in place and returns it used.
  *
  * Memory: a link costs vq_link_bytes(num, chunk).  With the defaults (256
- * entries of 2 KiB per direction) that is 1,069,824 bytes: two 6.6 KiB rings
+ * entries of 2 KiB per direction) that is 1,064,960 bytes: two 6.6 KiB rings
  * and two 512 KiB pools, enough for 8 frames of 64 KiB or 256 of 1500 bytes
  * in flight each way.  The sender reuses the most recently freed chunks first,
  * so an idle or lightly loaded link touches only a few pages of its pools.
@@ -37,7 +37,7 @@
 #include "virtqueue.h"
 
 #define VQ_LINK_MAGIC 0x4b4c5156u /* "VQLK" */
-#define VQ_LINK_VERSION 1u
+#define VQ_LINK_VERSION 2u        /* 2: frames up to 64 KiB + 64 */
 /* Largest frame a link carries: 64 KiB, the most a TAP hands over with
  * segmentation offload, and room for the virtio-net header before it. */
 #define VQ_FRAME_MAX (65536u + 64u)

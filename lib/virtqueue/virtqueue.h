@@ -134,8 +134,9 @@ struct vq_driver {
 
 /*
  * Initialise the driver side over `mem` (vq_ring_bytes(num) bytes, 16-byte
- * aligned) and zero the shared ring.  The device side must agree on num and
- * event_idx (link.h carries both in the region header).
+ * aligned, put in its initial state by vq_ring_reset; this call writes
+ * nothing there).  The device side must agree on num and event_idx (link.h
+ * carries both in the region header).
  */
 int vq_driver_init(struct vq_driver *d, void *mem, size_t len, unsigned num,
 		   bool event_idx);

@@ -69,19 +69,40 @@ static unsigned le16at(const uint8_t *p)
 	return (unsigned)p[0] | (unsigned)p[1] << 8;
 }
 
-bool vsw_vnet_ok(const uint8_t hdr[VSW_VNET_HDR], size_t eth_len)
+bool vsw_vnet_ok(const uint8_t *frame, size_t len)
 {
-	unsigned flags = hdr[0], gso = hdr[1] & ~VNET_GSO_ECN;
-	unsigned hdr_len = le16at(hdr + 2), gso_size = le16at(hdr + 4);
+	if (len < VSW_VNET_HDR + 14)
+		return false;
+	const uint8_t *hdr = frame, *eth = frame + VSW_VNET_HDR;
+	size_t eth_len = len - VSW_VNET_HDR;
+	unsigned flags = hdr[0], gso = hdr[1] & ~VNET_GSO_ECN, ecn = hdr[1] & VNET_GSO_ECN;
+	unsigned gso_size = le16at(hdr + 4);
 	unsigned csum_start = le16at(hdr + 6), csum_offset = le16at(hdr + 8);
+
+	/* the EtherType after up to two VLAN tags, and where L3 starts */
+	size_t l3 = 12;
+	unsigned type = (unsigned)eth[l3] << 8 | eth[l3 + 1];
+	for (int tags = 0; (type == 0x8100 || type == 0x88a8) && tags < 2; tags++) {
+		l3 += 4;
+		if (l3 + 2 > eth_len)
+			return false;
+		type = (unsigned)eth[l3] << 8 | eth[l3 + 1];
+	}
+	l3 += 2;
+
 	if (flags & ~(VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID))
 		return false;
-	if ((flags & VNET_F_NEEDS_CSUM) && (size_t)csum_start + csum_offset + 2 > eth_len)
-		return false;
+	if (flags & VNET_F_NEEDS_CSUM) {
+		size_t min_l4 = l3 + (type == 0x86dd ? 40 : 20);
+		if ((csum_offset != 16 && csum_offset != 6) || csum_start < min_l4 ||
+		    (size_t)csum_start + csum_offset + 2 > eth_len)
+			return false;
+	}
 	if (gso == VNET_GSO_NONE)
-		return !(hdr[1] & VNET_GSO_ECN);
-	return (gso == VNET_GSO_TCPV4 || gso == VNET_GSO_TCPV6) && gso_size > 0 &&
-	       (flags & VNET_F_NEEDS_CSUM) && hdr_len <= eth_len;
+		return !ecn;
+	bool v4 = gso == VNET_GSO_TCPV4 && type == 0x0800, v6 = gso == VNET_GSO_TCPV6 && type == 0x86dd;
+	return (v4 || v6) && gso_size > 0 && (flags & VNET_F_NEEDS_CSUM) && csum_offset == 16 &&
+	       (size_t)csum_start + 20 <= eth_len;
 }
 
 void vsw_init(struct vsw *sw, bool bridge)

@@ -57,11 +57,14 @@ int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port);
  * offload, so a TAP can hand over 64 KiB of TCP in one frame. */
 #define VSW_VNET_HDR 12u
 
-/* Is the header before a frame of eth_len bytes one we pass on: only the
- * flags and GSO types a TAP produces (checksum needed or valid; TCPv4/v6
- * segmentation, with ECN), offsets inside the frame, a segment size for a
- * segmented frame?  The kernel checks too; a peer's header is untrusted. */
-bool vsw_vnet_ok(const uint8_t hdr[VSW_VNET_HDR], size_t eth_len);
+/* Is the header of a link frame (len bytes: header, then Ethernet) one we
+ * pass on to a kernel?  Only what a TAP produces: flags "checksum needed"
+ * and "checksum valid"; a checksum to fill in at a TCP or UDP offset, from
+ * an offset past the Ethernet and IP headers and inside the frame; TCPv4/v6
+ * segmentation (ECN allowed) only of IPv4/IPv6 frames (after up to two
+ * VLAN tags), with a TCP checksum to fill in and a segment size.  The
+ * kernel checks too; a peer's header is untrusted all the same. */
+bool vsw_vnet_ok(const uint8_t *frame, size_t len);
 
 /* "hh:hh:hh:hh:hh:hh" (either case) of exactly len characters into mac;
  * false if it is anything else.  The one MAC parser of the project. */

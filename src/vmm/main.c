@@ -11,11 +11,14 @@
  * text and every shared object it may touch passed as file descriptors;
  * it maps only its own links.  It keeps no state a restart cannot rebuild.
  *
- * Back-pressure: when a frame cannot go out because a link's ring is full,
- * the frame is held and its TAP is not read until the peer returns buffers
- * (it rings our doorbell, which we asked for).  The kernel then queues or
- * drops at the TAP, as it would at any slow NIC.  A frame held longer than
- * STALL_NS (a dead peer) is dropped and counted.
+ * Back-pressure: when a unicast frame cannot go out because its link's ring
+ * is full, the frame is held and its TAP is not read until the peer returns
+ * buffers (it rings our doorbell, which we asked for).  The kernel then
+ * queues or drops at the TAP, as it would at any slow NIC.  A frame held
+ * longer than STALL_NS (a dead or stopped peer) is dropped, and the link is
+ * marked stalled: its frames are dropped (and counted) at once, without
+ * holding anything, until it takes one again, so one stuck peer does not
+ * freeze the others.  Broadcast and multicast frames are never held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -71,13 +76,14 @@ struct link {
 	bool dirty;          /* frames sent since the last publish */
 	bool more;           /* the receive side may hold more frames */
 	bool dead;           /* the peer broke the protocol */
+	bool stalled;        /* held a frame for STALL_NS: do not wait for it */
 	struct pending pend; /* filter nodes: a frame waiting for full links */
 	struct vmm_link_stats *st;
 };
 
 struct iface {
 	const struct lab_iface *li;
-	int tap;
+	int tap;             /* -1: none (a filter) or gone (deleted in the guest) */
 	struct vsw sw;
 	struct link *port[VSW_LINKS];
 	struct pending pend;
@@ -162,13 +168,16 @@ static void to_guest(struct iface *ifc, const uint8_t *f, size_t len)
 	}
 }
 
-/* Send f out of every port in ports; returns the ports whose ring is full. */
+/* Send f out of every port in ports; returns the ports whose ring is full
+ * and worth waiting for.  A stalled link is not: its frame is dropped and
+ * counted here. */
 static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 			size_t len, uint64_t ports)
 {
 	uint64_t full = 0;
 	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
-		to_guest(ifc, f, len);
+		if (ifc->tap >= 0)
+			to_guest(ifc, f, len);
 		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
 	}
 	while (ports) {
@@ -178,21 +187,49 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 		if (l->dead)
 			continue;
 		int err = vq_port_send(&l->vq, f, len);
-		/* full: ask for a kick when buffers come back; maybe they
-		 * already have */
-		if (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
+		/* Full: ask for a kick when buffers come back, and try again
+		 * as long as some have come back meanwhile (a 64 KiB frame may
+		 * need more than one return; each round reclaims at least one
+		 * descriptor, so this ends).  Otherwise the kick we asked for
+		 * could be the one the peer already decided not to send. */
+		while (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
 			err = vq_port_send(&l->vq, f, len);
-		if (err == -VQ_ENOSPC) {
+		if (err == -VQ_ENOSPC && l->stalled) {
+			ADD(ifc->st->stalled, 1);
+		} else if (err == -VQ_ENOSPC) {
 			full |= VSW_PORT_BIT(p);
 		} else if (err) {
 			link_dead(m, l, err);
 		} else {
 			l->dirty = true;
+			l->stalled = false;
 			ADD(l->st->tx_frames, 1);
 			ADD(l->st->tx_bytes, len);
 		}
 	}
 	return full;
+}
+
+/* Hold a frame only for its one destination: a broadcast or multicast
+ * frame goes where it can and is dropped (counted) where it cannot. */
+static bool worth_holding(struct iface *ifc, uint64_t ports, uint64_t full)
+{
+	if (!(ports & (ports - 1)))
+		return true;
+	ADD(ifc->st->stalled, (uint64_t)__builtin_popcountll(full));
+	return false;
+}
+
+/* The guest deleted its interface (or the TAP failed): stop watching it
+ * rather than spin on its error. */
+static void tap_gone(struct vmm *m, struct iface *ifc, int err)
+{
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, ifc->tap, NULL);
+	close(ifc->tap);
+	ifc->tap = -1;
+	ifc->pend.active = false;
+	fprintf(stderr, "%s: %s: %s is gone (%s); frames for it are dropped\n", prog,
+		m->node->name, ifc->li->name, strerror(err));
 }
 
 static void hold(struct pending *pd, const uint8_t *f, size_t len, uint64_t ports)
@@ -207,12 +244,14 @@ static void hold(struct pending *pd, const uint8_t *f, size_t len, uint64_t port
 /* Frames the guest sent: TAP -> vswitch -> links. */
 static void pump_tap(struct vmm *m, struct iface *ifc)
 {
-	for (int n = 0; n < BATCH && !ifc->pend.active; n++) {
+	for (int n = 0; n < BATCH && !ifc->pend.active && ifc->tap >= 0; n++) {
 		ssize_t r = read(ifc->tap, m->buf, sizeof(m->buf));
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			tap_gone(m, ifc, errno);
 		if (r <= 0)
 			break;
 		if ((size_t)r < VSW_VNET_HDR || (size_t)r > VQ_FRAME_MAX) {
-			ADD(ifc->st->runts, 1);
+			ifc->sw.stats.runts++;
 			continue;
 		}
 		ADD(ifc->st->from_guest_frames, 1);
@@ -221,7 +260,7 @@ static void pump_tap(struct vmm *m, struct iface *ifc)
 		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
 					     (size_t)r - VSW_VNET_HDR);
 		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
-		if (full) {
+		if (full && worth_holding(ifc, ports, full)) {
 			hold(&ifc->pend, m->buf, (size_t)r, full);
 			tap_pause(m, ifc, true);
 		}
@@ -261,7 +300,7 @@ static void pump_link(struct vmm *m, struct link *l)
 		vq_port_recv_done(&l->vq, &f, 1);
 		ADD(l->st->rx_frames, 1);
 		ADD(l->st->rx_bytes, len);
-		if (len < VSW_VNET_HDR || !vsw_vnet_ok(m->buf, len - VSW_VNET_HDR)) {
+		if (!vsw_vnet_ok(m->buf, len)) {
 			ADD(ifc->st->bad_header, 1);
 			continue;
 		}
@@ -272,7 +311,8 @@ static void pump_link(struct vmm *m, struct link *l)
 		if (ports && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW)
 			ports = 0;
 		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
-		if (full)   /* stop taking from this link until the frame is out */
+		/* stop taking from this link until the frame is out */
+		if (full && worth_holding(ifc, ports, full))
 			hold(&l->pend, m->buf, len, full);
 	}
 	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
@@ -290,6 +330,8 @@ static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t
 	pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
 	if (pd->ports && now - pd->since > STALL_NS) {
 		ADD(ifc->st->stalled, 1);
+		for (uint64_t p = pd->ports; p; p &= p - 1)
+			ifc->port[__builtin_ctzll(p)]->stalled = true;
 		pd->ports = 0;
 	}
 	pd->active = pd->ports != 0;
@@ -300,7 +342,7 @@ static void retry_pending(struct vmm *m, uint64_t now)
 {
 	for (unsigned i = 0; i < m->n_ifc; i++) {
 		struct iface *ifc = &m->ifc[i];
-		if (ifc->pend.active && retry(m, ifc, &ifc->pend, now))
+		if (ifc->pend.active && retry(m, ifc, &ifc->pend, now) && ifc->tap >= 0)
 			tap_pause(m, ifc, false);
 	}
 	for (unsigned i = 0; i < m->n_links; i++) {
@@ -405,7 +447,11 @@ static void run(struct vmm *m)
 			retry_pending(m, sys_now_ns());
 		for (int i = 0; i < n; i++) {
 			struct iface *ifc = ev[i].data.ptr;
-			if (ifc >= m->ifc && ifc < m->ifc + m->n_ifc && !ifc->pend.active)
+			if (ifc < m->ifc || ifc >= m->ifc + m->n_ifc || ifc->tap < 0)
+				continue;
+			if (ev[i].events & (EPOLLERR | EPOLLHUP))
+				tap_gone(m, ifc, EIO);
+			else if (!ifc->pend.active)
 				pump_tap(m, ifc);
 		}
 	}
@@ -454,7 +500,7 @@ struct link_arg {
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: %s --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
+		"usage: %s --supervisor PID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
 		"          [--netns NAME | --rules-fd FD] [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
 		"between its TAP devices (a guest, in namespace NAME) or through its\n"
@@ -564,8 +610,7 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 
 	m->n_ifc = m->node->n_ifaces;
 	m->ifc = calloc(m->n_ifc ? m->n_ifc : 1, sizeof(*m->ifc));
-	for (unsigned i = 0; i < m->n_ifc; i++)
-		m->n_links += m->node->ifaces[i].n_links;
+	m->n_links = lab_node_links(m->node);
 	m->links = calloc(m->n_links ? m->n_links : 1, sizeof(*m->links));
 	if (!m->ifc || !m->links)
 		fail("out of memory");
@@ -648,7 +693,8 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 	if (m->epfd < 0 || m->sigfd < 0)
 		fail("epoll/signalfd: %s", strerror(errno));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = m };
-	epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev);
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev) < 0)
+		fail("epoll: %s", strerror(errno));
 	for (unsigned i = 0; i < m->n_ifc && guest; i++) {
 		ev.data.ptr = &m->ifc[i];
 		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->ifc[i].tap, &ev) < 0)
@@ -662,10 +708,27 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 	}
 }
 
+/* Everything privileged is done (TAPs made, namespace entered, memory
+ * mapped): become nobody, for good, before the first frame from a peer is
+ * looked at.  Changing credentials clears the parent-death signal, so it is
+ * set (and the parent checked) again afterwards. */
+static void drop_privileges(pid_t supervisor)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = pw ? pw->pw_uid : 65534;
+	gid_t gid = pw ? pw->pw_gid : 65534;
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("cannot drop privileges: %s", strerror(errno));
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != supervisor)
+		fail("the supervisor is gone");
+}
+
 int main(int argc, char **argv)
 {
 	const char *node = NULL, *netns = NULL;
-	int lab_fd = -1, stats_fd = -1, rules_fd = -1;
+	int lab_fd = -1, stats_fd = -1, rules_fd = -1, supervisor = -1;
 	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
 	unsigned n_la = 0;
 
@@ -692,6 +755,10 @@ int main(int argc, char **argv)
 			stats_fd = parse_fd(v);
 		} else if (!strcmp(a, "--rules-fd")) {
 			rules_fd = parse_fd(v);
+		} else if (!strcmp(a, "--supervisor")) {
+			char *end;
+			long pid = strtol(v, &end, 10);
+			supervisor = *end || pid <= 1 || pid > INT32_MAX ? -1 : (int)pid;
 		} else if (!strcmp(a, "--link") && n_la < sizeof(la) / sizeof(la[0])) {
 			struct link_arg *l = &la[n_la++];
 			const char *eq = strchr(v, '='), *c1 = eq ? strchr(eq, ',') : NULL,
@@ -709,17 +776,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!node || lab_fd < 0 || stats_fd < 0 || ready_fd < 0) {
+	if (!node || lab_fd < 0 || stats_fd < 0 || ready_fd < 0 || supervisor < 0) {
 		usage(stderr);
 		return 2;
 	}
-	/* die with the supervisor, never linger on our own */
+	/* die with the supervisor, never linger on our own (TERM reaches us
+	 * through the signalfd even if whoever started us ignored it) */
+	signal(SIGTERM, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	if (getppid() != supervisor)
 		return 1;
 
 	static struct vmm m;
 	setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la);
+	drop_privileges(supervisor);
 	if (write(ready_fd, "ok\n", 3) != 3)
 		fail("cannot report ready");
 	close(ready_fd);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,33 +41,21 @@ static int clean_leftovers(const char *lab)
 	return rc;
 }
 
+/* Everything but the lock, which goes last, with lab_unlock. */
 static void remove_files(const char *lab)
 {
-	const char *const suffixes[] = { ".sock", ".state", ".state.tmp", ".log", ".lock" };
+	const char *const suffixes[] = { ".sock", ".state", ".state.tmp", ".log" };
 	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
 		if (lab_path(path, sizeof(path), lab, suffixes[i]) == 0)
 			unlink(path);
-	rmdir(RUN_DIR);
 }
 
-/* Is the lab's lock held (a supervisor alive)? */
-static bool locked(const char *lab)
-{
-	char path[PATH_MAX];
-	lab_path(path, sizeof(path), lab, ".lock");
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	bool held = flock(fd, LOCK_EX | LOCK_NB) < 0;
-	close(fd);
-	return held;
-}
-
-/* The supervisor's pid from the state file, if it is still a supervisor. */
+/* The pid of the lab's supervisor from its state file, if that process
+ * is still this lab's supervisor ("vqnet __supervise LAB ..."). */
 static pid_t supervisor_pid(const char *lab)
 {
-	char path[PATH_MAX], line[256];
+	char path[PATH_MAX], line[512];
 	int pid = 0;
 	lab_path(path, sizeof(path), lab, ".state");
 	FILE *f = fopen(path, "re");
@@ -85,8 +72,15 @@ static pid_t supervisor_pid(const char *lab)
 	if (f)
 		fclose(f);
 	line[n] = 0;
-	/* argv[0]="vqnet" argv[1]="__supervise" */
-	return n > 6 && !strcmp(line + strlen(line) + 1, "__supervise") ? (pid_t)pid : 0;
+	/* argv[0], then "__supervise", then the lab's name */
+	const char *arg[3] = { line, NULL, NULL };
+	for (int k = 1; k < 3; k++) {
+		size_t used = (size_t)(arg[k - 1] - line) + strlen(arg[k - 1]) + 1;
+		if (used >= n)
+			return 0;
+		arg[k] = line + used;
+	}
+	return !strcmp(arg[1], "__supervise") && !strcmp(arg[2], lab) ? (pid_t)pid : 0;
 }
 
 int lab_down(const char *lab)
@@ -100,33 +94,35 @@ int lab_down(const char *lab)
 		free(reply);
 		return ok ? 0 : -EIO;
 	}
-	if (locked(lab)) {
-		/* alive but not answering (still starting, or stuck): TERM it,
-		 * which makes it tear the lab down, and wait for its lock */
+	/* No answer.  Take the lab's lock: then no supervisor is alive and
+	 * no `up` of it is under way while we clean. */
+	int lock = lab_lock(lab, 0, false);
+	if (lock == -EWOULDBLOCK) {
+		/* alive but not answering (starting, or stuck): TERM makes it
+		 * take the lab down itself; wait for its lock */
 		pid_t pid = supervisor_pid(lab);
 		if (pid)
 			kill(pid, SIGTERM);
-		for (int i = 0; i < 300 && locked(lab); i++) {
-			struct timespec ts = { 0, 100 * 1000000 };
-			nanosleep(&ts, NULL);
-		}
-		if (locked(lab)) {
+		lock = lab_lock(lab, 30000, false);
+		if (lock == -ENOENT)
+			return 0;   /* it cleaned up and removed its lock */
+		if (lock < 0) {
 			err_msg("lab %s: supervisor%s does not answer", lab, pid ? "" : " (unknown pid)");
 			return -ETIMEDOUT;
 		}
+	} else if (lock < 0 && lock != -ENOENT) {
+		err_msg("lab %s: lock: %s", lab, strerror(-lock));
+		return lock;
 	}
 	err = clean_leftovers(lab);
-	if (err == -ENOENT) {
-		char path[PATH_MAX];
-		lab_path(path, sizeof(path), lab, ".lock");
-		if (access(path, F_OK) < 0) {
-			err_msg("lab %s is not up", lab);
-			return -ENOENT;
-		}
-		err = 0;
+	if (err == -ENOENT && lock < 0) {
+		err_msg("lab %s is not up", lab);
+		return -ENOENT;
 	}
 	remove_files(lab);
-	return err;
+	if (lock >= 0)
+		lab_unlock(lab, lock, true);
+	return err == -ENOENT ? 0 : err;
 }
 
 int cmd_down(int argc, char **argv)

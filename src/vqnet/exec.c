@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -51,18 +52,22 @@ pid_t guest_spawn(const char *lab, const char *guest, char *const argv[],
 {
 	fflush(NULL);
 	pid_t pid = fork();
+	if (pid > 0)
+		setpgid(pid, pid);   /* here too: no race with a kill(-pid) */
 	if (pid != 0)
 		return pid < 0 ? -errno : pid;
 	/* its own process group, so whatever it starts can be stopped with
-	 * it; and the default signal mask, whatever the caller blocks */
+	 * it; the default signal mask, whatever the caller blocks; and no
+	 * descriptor of ours but the three it is given */
 	setpgid(0, 0);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	int null = open("/dev/null", O_RDWR);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	dup2(in >= 0 ? in : null, 0);
 	dup2(out >= 0 ? out : null, 1);
 	dup2(err_fd >= 0 ? err_fd : null, 2);
+	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
 	int err = guest_enter(lab, guest);
 	if (err) {
 		explain(lab, guest, err);

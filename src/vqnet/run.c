@@ -157,10 +157,12 @@ static void drain(struct prog *p, struct outcome *o)
 	fflush(stdout);
 }
 
+/* Stop every program and whatever it started: each is a process group of
+ * its own, which may outlive its leader (a background child). */
 static void stop_all(struct prog *ps, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (ps[i].pid > 0 && !ps[i].exited)
+		if (ps[i].pid > 0)
 			kill(-ps[i].pid, SIGTERM);
 	uint64_t deadline = sys_now_ns() + STOP_GRACE_NS;
 	for (unsigned i = 0; i < n; i++) {
@@ -177,6 +179,9 @@ static void stop_all(struct prog *ps, unsigned n)
 			}
 		}
 	}
+	for (unsigned i = 0; i < n; i++)   /* members that ignored TERM */
+		if (ps[i].pid > 0)
+			kill(-ps[i].pid, SIGKILL);
 }
 
 static pid_t spawn(const struct lab *lab, struct prog *p)
@@ -320,6 +325,8 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 	struct prog *ps = calloc(sc->n_programs, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
+	for (unsigned i = 0; i < sc->n_programs; i++)
+		ps[i].fd = -1;   /* none open yet, whichever fails to start */
 	const char *first = lab->nodes[lab_first_guest(lab)].name;
 	int rc = 0;
 	const struct prog *culprit = NULL;
@@ -331,7 +338,6 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 	for (unsigned i = 0; i < sc->n_programs && !rc; i++) {
 		struct prog *p = &ps[i];
 		p->lp = &sc->programs[i];
-		p->fd = -1;
 		p->guest = across ? lab->nodes[p->lp->node].name : first;
 		/* a label says which program a line comes from, even when one
 		 * guest runs the same program twice ("#2") */

@@ -126,9 +126,10 @@ static const struct vmm_counter *rule_stats(const struct lab *lab, const struct 
 {
 	static const struct vmm_counter zero;
 	struct vmm_stats *s = nodes[i].stats;
-	if (!s || r >= s->n_rules)
+	if (!s || r >= nodes[i].n_rules)
 		return &zero;
-	return vmm_stats_rule(s, lab->nodes[i].n_ifaces, s->n_links, r);
+	/* sizes from the lab, never from the region its vmm writes */
+	return vmm_stats_rule(s, lab->nodes[i].n_ifaces, lab_node_links(&lab->nodes[i]), r);
 }
 
 static void text_filters(FILE *f, const struct lab *lab, const struct sup_node *nodes)

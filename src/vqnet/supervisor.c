@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -49,6 +50,7 @@ struct sup_link {
 };
 
 struct sup {
+	char pid_arg[16];     /* our pid, for the vmms' --supervisor */
 	struct lab *lab;
 	const char *file;
 	int lab_fd;
@@ -157,14 +159,6 @@ static int make_links(char *msg, size_t len)
 	return 0;
 }
 
-static unsigned node_links(const struct lab_node *node)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < node->n_ifaces; i++)
-		n += node->ifaces[i].n_links;
-	return n;
-}
-
 /* A filter's rules in force: its lab lines and its rules file, in order. */
 static int load_rules(unsigned idx, char *msg, size_t len)
 {
@@ -197,7 +191,7 @@ static int make_stats(unsigned idx, char *msg, size_t len)
 {
 	struct sup_node *n = &S.nodes[idx];
 	const struct lab_node *node = &S.lab->nodes[idx];
-	unsigned nl = node_links(node);
+	unsigned nl = lab_node_links(node);
 	int err;
 	n->stats_fd = sys_memfd_sealed("vqnet-stats", vmm_stats_bytes(node->n_ifaces, nl, n->n_rules));
 	if (n->stats_fd < 0 || !(n->stats = sys_map_sealed(n->stats_fd, &n->stats_len, &err))) {
@@ -228,8 +222,8 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 		return -1;
 	}
 	/* argv, built before fork: exec is all the child does */
-	enum { FIXED = 12 };
-	unsigned nl = node_links(node);
+	enum { FIXED = 14 };
+	unsigned nl = lab_node_links(node);
 	char **argv = calloc(FIXED + 2 * nl + 1, sizeof(char *));
 	char (*num)[64] = calloc(4 + nl, sizeof(*num));
 	char exe[PATH_MAX];
@@ -242,6 +236,8 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	snprintf(exe, sizeof(exe), "%s/vqnet-vmm", self_dir());
 	unsigned a = 0;
 	argv[a++] = "vqnet-vmm";
+	argv[a++] = "--supervisor";
+	argv[a++] = S.pid_arg;
 	argv[a++] = "--node";
 	argv[a++] = (char *)node->name;
 	if (node->kind == LAB_GUEST) {
@@ -322,7 +318,7 @@ static int wait_ready(char *msg, size_t len)
 	struct lab *lab = S.lab;
 	uint64_t deadline = sys_now_ns() + READY_TIMEOUT_MS * 1000000ull;
 	for (;;) {
-		struct pollfd pfd[LAB_MAX_NODES];
+		struct pollfd pfd[LAB_MAX_NODES + 1];
 		unsigned idx[LAB_MAX_NODES], np = 0;
 		for (unsigned i = 0; i < lab->n_nodes; i++) {
 			if (S.nodes[i].ready >= 0) {
@@ -338,8 +334,16 @@ static int wait_ready(char *msg, size_t len)
 				 lab->nodes[idx[0]].name, READY_TIMEOUT_MS / 1000);
 			return -1;
 		}
-		if (poll(pfd, np, (int)((deadline - now) / 1000000) + 1) < 0 && errno != EINTR) {
+		/* a `down` (SIGTERM) while we come up: stop and clean up */
+		pfd[np] = (struct pollfd){ .fd = S.sigfd, .events = POLLIN };
+		if (poll(pfd, np + 1, (int)((deadline - now) / 1000000) + 1) < 0 && errno != EINTR) {
 			snprintf(msg, len, "poll: %s", strerror(errno));
+			return -1;
+		}
+		struct signalfd_siginfo si;
+		if (pfd[np].revents && read(S.sigfd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGCHLD) {
+			snprintf(msg, len, "interrupted by signal %u while coming up", si.ssi_signo);
 			return -1;
 		}
 		for (unsigned p = 0; p < np; p++) {
@@ -437,10 +441,15 @@ static int bring_up(char *msg, size_t len)
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		if (make_stats(i, msg, len) || spawn_vmm(i, msg, len))
 			return -1;
-	write_state();
-	if (wait_ready(msg, len) || listen_ctl(msg, len))
+	int err = write_state();
+	if (!err && (wait_ready(msg, len) || listen_ctl(msg, len)))
 		return -1;
-	write_state();
+	if (!err)
+		err = write_state();
+	if (err) {
+		snprintf(msg, len, "state file: %s", strerror(-err));
+		return -1;
+	}
 	return 0;
 }
 
@@ -541,13 +550,18 @@ static void loop(void)
 	}
 }
 
-/* vqnet __supervise LAB_FD STATUS_FD LOCK_FD FILE [NODE=RULES_FD ...] */
+/* vqnet __supervise LAB LAB_FD STATUS_FD LOCK_FD FILE [NODE=RULES_FD ...] */
 int cmd_supervise(int argc, char **argv)
 {
-	if (argc < 5 || argc > 5 + LAB_MAX_NODES) {
+	if (argc < 6 || argc > 6 + LAB_MAX_NODES) {
 		err_msg("__supervise is internal to 'vqnet up'");
 		return EXIT_USAGE;
 	}
+	/* only what we are handed below may reach a vmm */
+	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+	const char *name = argv[1];
+	argv++;
+	argc--;
 	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
 		S.rules_fd[i] = -1;
 	for (int i = 5; i < argc; i++) {
@@ -564,6 +578,7 @@ int cmd_supervise(int argc, char **argv)
 	int status_fd = atoi(argv[2]);
 	S.file = argv[4];
 	S.started = time(NULL);
+	snprintf(S.pid_arg, sizeof(S.pid_arg), "%d", (int)getpid());
 	fcntl(S.lab_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(atoi(argv[3]), F_SETFD, FD_CLOEXEC);   /* the lock: held till exit */
@@ -585,17 +600,23 @@ int cmd_supervise(int argc, char **argv)
 	struct lab_error le;
 	if (fstat(S.lab_fd, &st) < 0 || !(text = malloc((size_t)st.st_size + 1)) ||
 	    pread(S.lab_fd, text, (size_t)st.st_size, 0) != st.st_size ||
-	    lab_parse(text, (size_t)st.st_size, S.file, &S.lab, &le)) {
+	    lab_parse(text, (size_t)st.st_size, S.file, &S.lab, &le) || strcmp(S.lab->name, name)) {
 		dprintf(status_fd, "error: supervisor cannot read the lab\n");
 		return 1;
 	}
 	free(text);
 
-	/* from here on our output goes to the lab's log */
+	/* from here on our output goes to the lab's log (or nowhere), never
+	 * to whatever `vqnet up` was writing to, which may be waiting for us
+	 * to let go of it */
 	char path[PATH_MAX];
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (chdir("/") < 0)
+		return 1;
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
 		close(fd);
 	}
 	if (lab_path(path, sizeof(path), S.lab->name, ".log") == 0 &&
@@ -603,8 +624,8 @@ int cmd_supervise(int argc, char **argv)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		close(fd);
-		setvbuf(stderr, NULL, _IOLBF, 0);
 	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
 	logf_("bringing up lab %s from %s", S.lab->name, S.file);
 	if (S.sigfd < 0 || bring_up(msg, sizeof(msg))) {
 		logf_("failed: %s", msg);

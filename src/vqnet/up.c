@@ -15,41 +15,22 @@
 #include "sys.h"
 #include "vqnet.h"
 
-/* Give back a lock we took for a lab that will not come up. */
-static void release(const struct lab *lab, int lock)
-{
-	char path[PATH_MAX];
-	if (lab_path(path, sizeof(path), lab->name, ".lock") == 0)
-		unlink(path);
-	close(lock);
-	rmdir(RUN_DIR);   /* only if empty */
-}
-
 /* Refuse a lab that is up or left namespaces behind, before creating
  * anything.  Returns an open, locked lock fd, or -1 after the message. */
 static int claim(struct labfile *lf)
 {
 	const struct lab *lab = lf->lab;
-	char path[PATH_MAX];
-	if (mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST) {
-		err_msg("%s: %s", RUN_DIR, strerror(errno));
-		return -1;
-	}
-	if (lab_path(path, sizeof(path), lab->name, ".lock")) {
-		labfile_error(lf, lab->name_line, "lab name \"%s\" too long", lab->name);
-		return -1;
-	}
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_msg("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	int fd = lab_lock(lab->name, 0, true);
+	if (fd == -EWOULDBLOCK) {
 		labfile_error(lf, lab->name_line, "lab \"%s\" is already up (see 'vqnet status %s')",
 			      lab->name, lab->name);
-		close(fd);
 		return -1;
 	}
+	if (fd < 0) {
+		err_msg("%s/%s.lock: %s", RUN_DIR, lab->name, strerror(-fd));
+		return -1;
+	}
+
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		char ns[2 * LAB_NAME_MAX + 2];
 		if (lab->nodes[i].kind != LAB_GUEST)
@@ -59,10 +40,15 @@ static int claim(struct labfile *lf)
 			labfile_error(lf, lab->nodes[i].line,
 				      "namespace %s already exists (left behind? try 'vqnet down %s')",
 				      ns, lab->name);
-			release(lab, fd);
+			lab_unlock(lab->name, fd, true);
 			return -1;
 		}
 	}
+	/* we hold the lock and nothing of the lab is left: any state file
+	 * is a dead supervisor's, with nothing more to say */
+	char path[PATH_MAX];
+	if (lab_path(path, sizeof(path), lab->name, ".state") == 0)
+		unlink(path);
 	return fd;
 }
 
@@ -73,29 +59,27 @@ int lab_up(struct labfile *lf, bool quiet)
 		return EXIT_USAGE;
 
 	/* the supervisor gets the exact text we validated */
-	int lab_fd = sys_memfd_sealed("vqnet-lab", lf->len);
+	int lab_fd = sys_memfd_text("vqnet-lab", lf->text, lf->len);
 	int pfd[2] = { -1, -1 };
-	if (lab_fd < 0 || pwrite(lab_fd, lf->text, lf->len, 0) != (ssize_t)lf->len ||
-	    pipe2(pfd, O_CLOEXEC) < 0) {
+	if (lab_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
 		err_msg("cannot pass the lab to its supervisor: %s", strerror(errno));
-		release(lf->lab, lock);
+		lab_unlock(lf->lab->name, lock, true);
 		return 1;
 	}
 	/* and each filter's rules file, as read and checked */
 	const struct lab *lab = lf->lab;
 	int rules_fd[LAB_MAX_NODES];
 	char rules_arg[LAB_MAX_NODES][32];
-	char *argv[6 + LAB_MAX_NODES + 1];
-	unsigned a = 6;
+	char *argv[7 + LAB_MAX_NODES + 1];
+	unsigned a = 7;
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		rules_fd[i] = -1;
 		if (!lf->rules[i].text)
 			continue;
-		rules_fd[i] = sys_memfd_sealed("vqnet-rules", lf->rules[i].len);
-		if (rules_fd[i] < 0 || pwrite(rules_fd[i], lf->rules[i].text, lf->rules[i].len, 0) !=
-					       (ssize_t)lf->rules[i].len) {
+		rules_fd[i] = sys_memfd_text("vqnet-rules", lf->rules[i].text, lf->rules[i].len);
+		if (rules_fd[i] < 0) {
 			err_msg("cannot pass the rules of %s to the supervisor", lab->nodes[i].name);
-			release(lab, lock);
+			lab_unlock(lab->name, lock, true);
 			return 1;
 		}
 		snprintf(rules_arg[i], sizeof(rules_arg[i]), "%u=%d", i, rules_fd[i]);
@@ -109,10 +93,11 @@ int lab_up(struct labfile *lf, bool quiet)
 	snprintf(a3, sizeof(a3), "%d", lock);
 	argv[0] = "vqnet";
 	argv[1] = "__supervise";
-	argv[2] = a1;
-	argv[3] = a2;
-	argv[4] = a3;
-	argv[5] = (char *)lf->path;
+	argv[2] = (char *)lab->name;   /* so `down` can recognise it */
+	argv[3] = a1;
+	argv[4] = a2;
+	argv[5] = a3;
+	argv[6] = (char *)lf->path;
 	/* Fork twice: the supervisor is nobody's child but init's, so it
 	 * never lingers as our zombie and outlives us cleanly. */
 	fflush(NULL);

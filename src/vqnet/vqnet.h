@@ -55,6 +55,13 @@ int lab_path(char *buf, size_t len, const char *lab, const char *suffix);
 int guest_netns(char *buf, size_t len, const char *lab, const char *guest);
 bool lab_name_ok(const char *name);
 
+/* Take the lab's lock (RUN_DIR/LAB.lock), waiting up to wait_ms for it,
+ * creating it if asked: an fd, -EWOULDBLOCK when someone holds it,
+ * -ENOENT when there is none (and create is false), or -errno. */
+int lab_lock(const char *lab, int wait_ms, bool create);
+/* Let go of it; remove: delete it (and RUN_DIR if empty) first. */
+void lab_unlock(const char *lab, int fd, bool remove);
+
 /* Bring a loaded lab up: start its supervisor and wait until every
  * interface is up (quiet: no table).  0, or the exit status after an error
  * message; on failure nothing of the lab is left. */

@@ -133,7 +133,7 @@ static void test_bad_header(void **state)
 
 	struct { size_t off; uint32_t val; size_t width; } pokes[] = {
 		{ offsetof(struct vq_link_hdr, magic), 0x12345678, 4 },
-		{ offsetof(struct vq_link_hdr, version), 2, 2 },
+		{ offsetof(struct vq_link_hdr, version), VQ_LINK_VERSION + 1, 2 },
 		{ offsetof(struct vq_link_hdr, num), 128, 2 },
 		{ offsetof(struct vq_link_hdr, num), 33, 2 },
 		{ offsetof(struct vq_link_hdr, chunk), 4096, 4 },

@@ -149,49 +149,53 @@ static void test_table(void **state)
 	assert_int_equal(sw.stats.spoofed, 0);
 }
 
-static void hdr(uint8_t h[VSW_VNET_HDR], uint8_t flags, uint8_t gso, unsigned hdr_len,
-		unsigned gso_size, unsigned csum_start, unsigned csum_offset)
+/* A link frame: virtio-net header, then an Ethernet frame of type
+ * ethertype (len bytes in all, at most sizeof(buf)). */
+static uint8_t *lframe(uint8_t flags, uint8_t gso, unsigned gso_size, unsigned csum_start,
+		       unsigned csum_offset, unsigned ethertype)
 {
-	memset(h, 0, VSW_VNET_HDR);
-	h[0] = flags;
-	h[1] = gso;
-	h[2] = (uint8_t)hdr_len, h[3] = (uint8_t)(hdr_len >> 8);
-	h[4] = (uint8_t)gso_size, h[5] = (uint8_t)(gso_size >> 8);
-	h[6] = (uint8_t)csum_start, h[7] = (uint8_t)(csum_start >> 8);
-	h[8] = (uint8_t)csum_offset, h[9] = (uint8_t)(csum_offset >> 8);
+	static uint8_t f[VSW_VNET_HDR + 9014];
+	memset(f, 0, sizeof(f));
+	f[0] = flags;
+	f[1] = gso;
+	f[2] = 66;   /* hdr_len: a hint, not checked */
+	f[4] = (uint8_t)gso_size, f[5] = (uint8_t)(gso_size >> 8);
+	f[6] = (uint8_t)csum_start, f[7] = (uint8_t)(csum_start >> 8);
+	f[8] = (uint8_t)csum_offset, f[9] = (uint8_t)(csum_offset >> 8);
+	f[VSW_VNET_HDR + 12] = (uint8_t)(ethertype >> 8);
+	f[VSW_VNET_HDR + 13] = (uint8_t)ethertype;
+	return f;
 }
 
 static void test_vnet_header(void **state)
 {
 	(void)state;
-	uint8_t h[VSW_VNET_HDR];
-	hdr(h, 0, 0, 0, 0, 0, 0);
-	assert_true(vsw_vnet_ok(h, 60));              /* a plain frame */
-	hdr(h, 2, 0, 0, 0, 0, 0);
-	assert_true(vsw_vnet_ok(h, 60));              /* checksum valid */
-	hdr(h, 1, 0, 0, 0, 34, 16);
-	assert_true(vsw_vnet_ok(h, 1514));            /* TCP checksum to fill in */
-	assert_false(vsw_vnet_ok(h, 51));             /* ... past the frame's end */
-	hdr(h, 1, 0, 0, 0, 0xffff, 0xffff);
-	assert_false(vsw_vnet_ok(h, 65536));          /* no overflow */
-	hdr(h, 1, 1, 66, 1448, 34, 16);
-	assert_true(vsw_vnet_ok(h, 65000));           /* TSO, IPv4 */
-	hdr(h, 1, 4 | 0x80, 86, 1428, 54, 16);
-	assert_true(vsw_vnet_ok(h, 65000));           /* TSO, IPv6, ECN */
-	hdr(h, 1, 1, 66, 0, 34, 16);
-	assert_false(vsw_vnet_ok(h, 65000));          /* no segment size */
-	hdr(h, 0, 1, 66, 1448, 34, 16);
-	assert_false(vsw_vnet_ok(h, 65000));          /* TSO without checksum offload */
-	hdr(h, 1, 1, 70000 & 0xffff, 1448, 34, 16);
-	assert_false(vsw_vnet_ok(h, 3000));           /* headers longer than the frame */
-	hdr(h, 1, 3, 42, 1472, 34, 6);
-	assert_false(vsw_vnet_ok(h, 9000));           /* UFO: not something a TAP gives us */
-	hdr(h, 0, 0x80, 0, 0, 0, 0);
-	assert_false(vsw_vnet_ok(h, 60));             /* ECN without segmentation */
-	hdr(h, 4, 0, 0, 0, 0, 0);
-	assert_false(vsw_vnet_ok(h, 60));             /* RSC info: host to guest only */
-	hdr(h, 0x80, 0, 0, 0, 0, 0);
-	assert_false(vsw_vnet_ok(h, 60));             /* unknown flag */
+	const size_t n = VSW_VNET_HDR + 9014;
+	assert_true(vsw_vnet_ok(lframe(0, 0, 0, 0, 0, 0x0800), 72));          /* plain */
+	assert_true(vsw_vnet_ok(lframe(2, 0, 0, 0, 0, 0x0806), 72));          /* checksum valid */
+	assert_true(vsw_vnet_ok(lframe(1, 0, 0, 34, 16, 0x0800), 1526));      /* TCP checksum */
+	assert_true(vsw_vnet_ok(lframe(1, 0, 0, 34, 6, 0x0800), 100));        /* UDP checksum */
+	assert_false(vsw_vnet_ok(lframe(1, 0, 0, 34, 16, 0x0800), 63));       /* ... past the end */
+	assert_false(vsw_vnet_ok(lframe(1, 0, 0, 20, 16, 0x0800), 1526));     /* ... inside IP */
+	assert_false(vsw_vnet_ok(lframe(1, 0, 0, 34, 10, 0x0800), 1526));     /* odd offset */
+	assert_false(vsw_vnet_ok(lframe(1, 0, 0, 0xffff, 0xffff, 0x0800), n));
+	assert_true(vsw_vnet_ok(lframe(1, 1, 1448, 34, 16, 0x0800), n));      /* TSO, IPv4 */
+	assert_true(vsw_vnet_ok(lframe(1, 4 | 0x80, 1428, 54, 16, 0x86dd), n)); /* TSO, IPv6, ECN */
+	assert_false(vsw_vnet_ok(lframe(1, 4, 1428, 54, 16, 0x0800), n));     /* TSO6 of IPv4 */
+	assert_false(vsw_vnet_ok(lframe(1, 1, 1448, 54, 16, 0x86dd), n));     /* TSO4 of IPv6 */
+	assert_false(vsw_vnet_ok(lframe(1, 1, 1448, 34, 6, 0x0800), n));      /* TSO, UDP offset */
+	assert_false(vsw_vnet_ok(lframe(1, 1, 0, 34, 16, 0x0800), n));        /* no segment size */
+	assert_false(vsw_vnet_ok(lframe(0, 1, 1448, 34, 16, 0x0800), n));     /* no checksum to fill */
+	assert_false(vsw_vnet_ok(lframe(1, 3, 1472, 34, 6, 0x0800), n));      /* UFO: not from a TAP */
+	assert_false(vsw_vnet_ok(lframe(0, 0x80, 0, 0, 0, 0x0800), 72));      /* ECN, no segmentation */
+	assert_false(vsw_vnet_ok(lframe(4, 0, 0, 0, 0, 0x0800), 72));         /* RSC: host to guest */
+	assert_false(vsw_vnet_ok(lframe(0x80, 0, 0, 0, 0, 0x0800), 72));      /* unknown flag */
+	assert_false(vsw_vnet_ok(lframe(0, 0, 0, 0, 0, 0x0800), 25));         /* runt */
+	/* behind a VLAN tag */
+	uint8_t *f = lframe(1, 1, 1448, 38, 16, 0x8100);
+	f[VSW_VNET_HDR + 16] = 0x08;
+	assert_true(vsw_vnet_ok(f, n));
+	assert_false(vsw_vnet_ok(lframe(1, 1, 1448, 38, 16, 0x8100), n));     /* tag, not IP */
 }
 
 static void test_mac_parse(void **state)
