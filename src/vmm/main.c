@@ -9,7 +9,8 @@
  * link -> vswitch (bridging) -> filter rules -> other link(s).
  * It is started by the supervisor (src/vqnet/supervisor.c) with the lab
  * text and every shared object it may touch passed as file descriptors;
- * it maps only its own links.  It keeps no state a restart cannot rebuild.
+ * it maps only its own links, and drops its privileges before the first
+ * frame.
  *
  * Back-pressure: when a unicast frame cannot go out because its link's ring
  * is full, the frame is held and its TAP is not read until the peer returns
@@ -22,6 +23,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,9 +33,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <grp.h>
-#include <pwd.h>
-#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -140,9 +141,17 @@ static int parse_fd(const char *s)
 
 /* ---- datapath ------------------------------------------------------------ */
 
+/* What an epoll event is about: a kind and an index, not a pointer (so
+ * telling them apart compares numbers, not pointers to unrelated objects). */
+enum { EV_SIGNAL, EV_LINK, EV_TAP };
+#define EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
+#define EV_KIND(u) ((unsigned)((u) >> 32))
+#define EV_INDEX(u) ((unsigned)(uint32_t)(u))
+
 static void tap_pause(struct vmm *m, struct iface *ifc, bool pause)
 {
-	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = ifc };
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN,
+				  .data.u64 = EV(EV_TAP, ifc - m->ifc) };
 	epoll_ctl(m->epfd, EPOLL_CTL_MOD, ifc->tap, &ev);
 }
 
@@ -429,13 +438,13 @@ static void run(struct vmm *m)
 		if (n < 0 && errno != EINTR)
 			fail("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++) {
-			void *p = ev[i].data.ptr;
-			if (p == m) {
+			uint64_t u = ev[i].data.u64;
+			if (EV_KIND(u) == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 				if (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
 					return;
-			} else if (p >= (void *)m->links && p < (void *)(m->links + m->n_links)) {
-				struct link *l = p;
+			} else if (EV_KIND(u) == EV_LINK && EV_INDEX(u) < m->n_links) {
+				struct link *l = &m->links[EV_INDEX(u)];
 				sys_clear(l->bell);
 				l->more = true;
 			}
@@ -446,8 +455,11 @@ static void run(struct vmm *m)
 		if (held)
 			retry_pending(m, sys_now_ns());
 		for (int i = 0; i < n; i++) {
-			struct iface *ifc = ev[i].data.ptr;
-			if (ifc < m->ifc || ifc >= m->ifc + m->n_ifc || ifc->tap < 0)
+			uint64_t u = ev[i].data.u64;
+			if (EV_KIND(u) != EV_TAP || EV_INDEX(u) >= m->n_ifc)
+				continue;
+			struct iface *ifc = &m->ifc[EV_INDEX(u)];
+			if (ifc->tap < 0)
 				continue;
 			if (ev[i].events & (EPOLLERR | EPOLLHUP))
 				tap_gone(m, ifc, EIO);
@@ -692,16 +704,16 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (m->epfd < 0 || m->sigfd < 0)
 		fail("epoll/signalfd: %s", strerror(errno));
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = m };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV(EV_SIGNAL, 0) };
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev) < 0)
 		fail("epoll: %s", strerror(errno));
 	for (unsigned i = 0; i < m->n_ifc && guest; i++) {
-		ev.data.ptr = &m->ifc[i];
+		ev.data.u64 = EV(EV_TAP, i);
 		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->ifc[i].tap, &ev) < 0)
 			fail("epoll: %s", strerror(errno));
 	}
 	for (unsigned i = 0; i < m->n_links; i++) {
-		ev.data.ptr = &m->links[i];
+		ev.data.u64 = EV(EV_LINK, i);
 		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->links[i].bell, &ev) < 0)
 			fail("epoll: %s", strerror(errno));
 		m->links[i].more = true;   /* look once: the peer may be ahead */
