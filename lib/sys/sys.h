@@ -33,10 +33,11 @@ void *sys_map_sealed(int fd, size_t *len, int *err);
  * the round trip on a virtual machine).  Returns 0 or -errno. */
 int sys_bell(int bell[2]);
 
-/* Ring a doorbell; a full pipe (EAGAIN) already means "rung". */
+/* Ring a doorbell; a full pipe or counter (EAGAIN) already means "rung".
+ * Works on an eventfd as well as on a pipe. */
 int sys_ring(int fd);
 
-/* Clear a doorbell; returns 0 even if it was not rung. */
+/* Clear a doorbell (a pipe or an eventfd); 0 even if it was not rung. */
 int sys_clear(int fd);
 
 /* Monotonic clock in nanoseconds. */
