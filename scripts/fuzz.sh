@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$top/build/fuzz-crashes"
 status=0
 for bin in "$dir"/fuzz_*; do
-	[ -x "$bin" ] || continue
+	[ -f "$bin" ] && [ -x "$bin" ] || continue   # not the smoke tests' corpus dirs
 	name=$(basename "$bin")
 	[ -z "$only" ] || [ "$only" = "$name" ] || continue
 	seeds="$top/tests/fuzz/corpus/${name#fuzz_}"
