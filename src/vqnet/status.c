@@ -132,14 +132,19 @@ static const struct vmm_counter *rule_stats(const struct lab *lab, const struct 
 	return vmm_stats_rule(s, lab->nodes[i].n_ifaces, lab_node_links(&lab->nodes[i]), r);
 }
 
+static const struct vmm_filter_stats *filter_stats(const struct sup_node *n)
+{
+	static const struct vmm_filter_stats zero;
+	return n->stats ? &n->stats->filter : &zero;
+}
+
 static void text_filters(FILE *f, const struct lab *lab, const struct sup_node *nodes)
 {
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 		if (n->kind != LAB_FILTER)
 			continue;
-		static const struct vmm_filter_stats zero;
-		const struct vmm_filter_stats *fs = nodes[i].stats ? &nodes[i].stats->filter : &zero;
+		const struct vmm_filter_stats *fs = filter_stats(&nodes[i]);
 		fprintf(f, "\nFILTER %s (policy %s%s)\n%4s  %-52s %10s %12s\n", n->name,
 			n->filter.policy == LAB_POLICY_ALLOW ? "allow" : "drop",
 			n->filter.stateful ? ", stateful" : "", "#", "RULE", "FRAMES", "BYTES");
@@ -180,8 +185,7 @@ static void json_filters(FILE *f, const struct lab *lab, const struct sup_node *
 		const struct lab_node *n = &lab->nodes[i];
 		if (n->kind != LAB_FILTER)
 			continue;
-		static const struct vmm_filter_stats zero;
-		const struct vmm_filter_stats *fs = nodes[i].stats ? &nodes[i].stats->filter : &zero;
+		const struct vmm_filter_stats *fs = filter_stats(&nodes[i]);
 		fprintf(f, "%s\n  {\"name\": ", first ? "" : ",");
 		first = false;
 		json_str(f, n->name);
