@@ -62,7 +62,8 @@ int lab_up(struct labfile *lf, bool quiet)
 	int lab_fd = sys_memfd_text("vqnet-lab", lf->text, lf->len);
 	int pfd[2] = { -1, -1 };
 	if (lab_fd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		err_msg("cannot pass the lab to its supervisor: %s", strerror(errno));
+		err_msg("cannot pass the lab to its supervisor: %s",
+			strerror(lab_fd < 0 ? -lab_fd : errno));
 		lab_unlock(lf->lab->name, lock, true);
 		return 1;
 	}
@@ -115,11 +116,15 @@ int lab_up(struct labfile *lf, bool quiet)
 		dprintf(pfd[1], "error: cannot run %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
+	int fork_err = errno;
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
 	close(pfd[1]);
 	close(lab_fd);
-	close(lock);   /* the supervisor holds the lock now */
+	if (pid < 0)
+		lab_unlock(lab->name, lock, true);
+	else
+		close(lock);   /* the supervisor holds the lock now */
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		if (rules_fd[i] >= 0)
 			close(rules_fd[i]);
@@ -139,8 +144,13 @@ int lab_up(struct labfile *lf, bool quiet)
 	line[strcspn(line, "\n")] = 0;
 	if (pid < 0 || strcmp(line, "ok")) {
 		err_msg("lab %s: %s", lf->lab->name,
-			pid < 0 ? strerror(errno)
+			pid < 0 ? strerror(fork_err)
 			: n ? line + (strncmp(line, "error: ", 7) ? 0 : 7) : "supervisor died");
+		/* a supervisor that failed removes what it made; one that never
+		 * ran (exec failed) leaves its lock file, which we remove */
+		int l = lab_lock(lab->name, 5000, false);
+		if (l >= 0)
+			lab_unlock(lab->name, l, true);
 		return 1;
 	}
 	if (!quiet) {
