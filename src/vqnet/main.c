@@ -127,10 +127,10 @@ static int load_rules(struct labfile *lf)
 		struct lab_error le;
 		int err = lab_parse_rules(rf->text, rf->len, &rules, &nr, &le);
 		if (err) {
-			if (le.line)
-				fprintf(stderr, "%s:%u: %s\n", path, le.line, le.msg);
-			else
-				fprintf(stderr, "%s: %s\n", path, le.msg);
+			char text[PATH_MAX + LAB_MSG_MAX + 16];
+			le.file = path;   /* the rules file's own file:line */
+			lab_error_format(&le, text, sizeof(text));
+			fprintf(stderr, "%s\n", text);
 			return err == -EINVAL ? EXIT_USAGE : 1;
 		}
 		lab_rules_free(rules, nr);
