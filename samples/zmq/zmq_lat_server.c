@@ -43,15 +43,8 @@ int main(int argc, char **argv)
 		goto out;
 
 	for (unsigned long i = 0; i < count; i++) {
-		if (zmq_msg_recv(&msg, rep, 0) < 0) {
-			zs_wait_fail("a request", pos[0], wait_s);
+		if (zs_recv_exact(rep, &msg, size, "request", i + 1, pos[0], wait_s))
 			goto out;
-		}
-		if (zmq_msg_size(&msg) != size) {
-			zs_fail("request %lu has %zu bytes, expected %lu", i + 1,
-				zmq_msg_size(&msg), size);
-			goto out;
-		}
 		if (zmq_msg_send(&msg, rep, 0) < 0) {
 			zs_wait_fail("the client to take a reply", pos[0], wait_s);
 			goto out;

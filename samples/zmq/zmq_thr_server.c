@@ -53,15 +53,8 @@ int main(int argc, char **argv)
 		goto out;
 
 	for (unsigned long i = 0; i < count; i++) {
-		if (zmq_msg_recv(&msg, pull, 0) < 0) {
-			zs_wait_fail("a message", pos[0], wait_s);
+		if (zs_recv_exact(pull, &msg, size, "message", i + 1, pos[0], wait_s))
 			goto out;
-		}
-		if (zmq_msg_size(&msg) != size) {
-			zs_fail("message %lu has %zu bytes, expected %lu", i + 1,
-				zmq_msg_size(&msg), size);
-			goto out;
-		}
 		if (i == 0)
 			start = zs_now_us();
 	}

@@ -196,6 +196,20 @@ int zs_wait_fail(const char *waiting_for, const char *endpoint,
 	return zs_zfail("waiting for %s on %s", waiting_for, endpoint);
 }
 
+int zs_recv_exact(void *sock, zmq_msg_t *msg, unsigned long size, const char *what,
+		  unsigned long n, const char *endpoint, unsigned long wait_s)
+{
+	if (zmq_msg_recv(msg, sock, 0) < 0) {
+		char waiting_for[64];
+		snprintf(waiting_for, sizeof(waiting_for), "a %s", what);
+		return zs_wait_fail(waiting_for, endpoint, wait_s);
+	}
+	if (zmq_msg_size(msg) != size)
+		return zs_fail("%s %lu has %zu bytes, expected %lu", what, n,
+			       zmq_msg_size(msg), size);
+	return 0;
+}
+
 uint64_t zs_now_us(void)
 {
 	struct timespec ts;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 enum {
 	ZS_EXIT_OK = 0,
@@ -76,6 +77,12 @@ int zs_zfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * zmq_strerror. Returns ZS_EXIT_FAIL. */
 int zs_wait_fail(const char *waiting_for, const char *endpoint,
 		 unsigned long wait_s);
+
+/* Receives the n-th `what` ("request", "message") on sock into msg and
+ * checks it has exactly size bytes.  0, or ZS_EXIT_FAIL after saying why
+ * (a timeout in words that point at endpoint). */
+int zs_recv_exact(void *sock, zmq_msg_t *msg, unsigned long size, const char *what,
+		  unsigned long n, const char *endpoint, unsigned long wait_s);
 
 uint64_t zs_now_us(void); /* CLOCK_MONOTONIC */
 void zs_sleep_ms(unsigned long ms);
