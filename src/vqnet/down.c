@@ -41,16 +41,6 @@ static int clean_leftovers(const char *lab)
 	return rc;
 }
 
-/* Everything but the lock, which goes last, with lab_unlock. */
-static void remove_files(const char *lab)
-{
-	const char *const suffixes[] = { ".sock", ".state", ".state.tmp", ".log" };
-	char path[PATH_MAX];
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
-		if (lab_path(path, sizeof(path), lab, suffixes[i]) == 0)
-			unlink(path);
-}
-
 /* The pid of the lab's supervisor from its state file, if that process
  * is still this lab's supervisor ("vqnet __supervise LAB ..."). */
 static pid_t supervisor_pid(const char *lab)
@@ -119,7 +109,7 @@ int lab_down(const char *lab)
 		err_msg("lab %s is not up", lab);
 		return -ENOENT;
 	}
-	remove_files(lab);
+	lab_remove_files(lab);
 	if (lock >= 0)
 		lab_unlock(lab, lock, true);
 	return err == -ENOENT ? 0 : err;

@@ -61,3 +61,12 @@ void lab_unlock(const char *lab, int fd, bool remove)
 	if (remove)
 		rmdir(RUN_DIR);   /* only if empty */
 }
+
+void lab_remove_files(const char *lab)
+{
+	const char *const suffixes[] = { ".sock", ".state", ".state.tmp", ".log" };
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (lab_path(path, sizeof(path), lab, suffixes[i]) == 0)
+			unlink(path);
+}

@@ -60,6 +60,7 @@ struct sup {
 	struct sup_link *links;
 	struct sup_node *nodes;
 	int lsock, sigfd, epfd;
+	int lock_fd;          /* the lab's lock, from `vqnet up`: held till teardown */
 	time_t started;
 };
 
@@ -121,12 +122,11 @@ static void teardown(void)
 			munmap(n->stats, n->stats_len);
 		n->stats = NULL;
 	}
-	char path[PATH_MAX];
-	const char *const suffixes[] = { ".sock", ".state", ".log", ".lock" };
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
-		if (lab_path(path, sizeof(path), lab->name, suffixes[i]) == 0)
-			unlink(path);
-	rmdir(RUN_DIR);   /* only if empty */
+	/* we hold the lab's lock: the files go, the lock last */
+	lab_remove_files(lab->name);
+	if (S.lock_fd >= 0)
+		lab_unlock(lab->name, S.lock_fd, true);
+	S.lock_fd = -1;
 }
 
 /* ---- bring-up --------------------------------------------------------------- */
@@ -581,7 +581,8 @@ int cmd_supervise(int argc, char **argv)
 	snprintf(S.pid_arg, sizeof(S.pid_arg), "%d", (int)getpid());
 	fcntl(S.lab_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(status_fd, F_SETFD, FD_CLOEXEC);
-	fcntl(atoi(argv[3]), F_SETFD, FD_CLOEXEC);   /* the lock: held till exit */
+	S.lock_fd = atoi(argv[3]);
+	fcntl(S.lock_fd, F_SETFD, FD_CLOEXEC);   /* the lock: held till teardown */
 
 	sigset_t set;
 	sigemptyset(&set);

@@ -61,6 +61,9 @@ bool lab_name_ok(const char *name);
 int lab_lock(const char *lab, int wait_ms, bool create);
 /* Let go of it; remove: delete it (and RUN_DIR if empty) first. */
 void lab_unlock(const char *lab, int fd, bool remove);
+/* Remove the lab's files but its lock (hold the lock to do this; the lock
+ * goes last, with lab_unlock). */
+void lab_remove_files(const char *lab);
 
 /* Bring a loaded lab up: start its supervisor and wait until every
  * interface is up (quiet: no table).  0, or the exit status after an error
