@@ -163,6 +163,10 @@ int lab_first_guest(const struct lab *lab);
 /* Index into node->ifaces of the node's interface in topology, or -ENOENT. */
 int lab_iface_find(const struct lab_node *node, unsigned topology);
 
+/* Which end of links[link] is interface iface of node: 0 or 1, or -ENOENT
+ * when it is neither (the one "which side of this link am I"). */
+int lab_link_side(const struct lab *lab, unsigned link, unsigned node, unsigned iface);
+
 /* How many links a node's interfaces have in all. */
 unsigned lab_node_links(const struct lab_node *node);
 

@@ -112,3 +112,13 @@ unsigned lab_node_links(const struct lab_node *node)
 		n += node->ifaces[i].n_links;
 	return n;
 }
+
+int lab_link_side(const struct lab *lab, unsigned link, unsigned node, unsigned iface)
+{
+	if (!lab || link >= lab->n_links)
+		return -ENOENT;
+	for (int s = 0; s < 2; s++)
+		if (lab->links[link].end[s].node == node && lab->links[link].end[s].iface == iface)
+			return s;
+	return -ENOENT;
+}

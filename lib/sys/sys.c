@@ -2,7 +2,9 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -82,6 +84,46 @@ int sys_clear(int fd)
 		if ((n = read(fd, buf, sizeof(buf))) != (ssize_t)sizeof(buf))
 			break;
 	return n < 0 && errno != EAGAIN ? -errno : 0;
+}
+
+char *sys_read_fd(int fd, size_t max, size_t *len, int *err)
+{
+	struct stat st;
+	bool seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	*err = 0;
+	while (buf) {
+		if (n + 1 >= cap) {
+			if (n > max)
+				break;
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = seekable ? pread(fd, buf + n, cap - n - 1, (off_t)n)
+				     : read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*err = -errno;
+			break;
+		}
+		if (r == 0) {
+			if (n > max)
+				break;
+			buf[n] = 0;
+			*len = n;
+			return buf;
+		}
+		n += (size_t)r;
+	}
+	if (!*err)
+		*err = buf && n > max ? -EFBIG : -ENOMEM;
+	free(buf);
+	return NULL;
 }
 
 uint64_t sys_now_ns(void)

@@ -40,6 +40,12 @@ int sys_ring(int fd);
 /* Clear a doorbell (a pipe or an eventfd); 0 even if it was not rung. */
 int sys_clear(int fd);
 
+/* The whole content of fd (a regular file or memfd from offset 0, anything
+ * else until EOF) in a malloc'd, NUL-terminated buffer of *len bytes; NULL
+ * with *err = -EFBIG when it holds more than max bytes, or -errno.  The
+ * one whole-fd reader of the project. */
+char *sys_read_fd(int fd, size_t max, size_t *len, int *err);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t sys_now_ns(void);
 

@@ -139,7 +139,9 @@ const char *vq_strerror(int err)
 		[VQ_EUSEDLEN - VQ_EBASE] = "peer's used length exceeds the writable buffer",
 		[VQ_ELAYOUT - VQ_EBASE] = "shared region is not laid out as its header says",
 	};
-	int e = -err;
+	/* err is negative by convention, but any int may arrive here (a
+	 * vmm's stats word is untrusted): never negate what cannot be */
+	int e = err < 0 && err > -VQ_ELAST ? -err : 0;
 	if (e > 0 && e < VQ_EBASE && (size_t)e < sizeof(msg) / sizeof(msg[0]) && msg[e])
 		return msg[e];
 	if (e >= VQ_EBASE && e < VQ_ELAST)

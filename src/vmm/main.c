@@ -43,7 +43,7 @@
 #include "link.h"
 #include "netdev.h"
 #include "netns.h"
-#include "stats.h"
+#include "vmm_stats.h"
 #include "sys.h"
 #include "vswitch.h"
 
@@ -204,7 +204,7 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 		while (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
 			err = vq_port_send(&l->vq, f, len);
 		if (err == -VQ_ENOSPC && l->stalled) {
-			ADD(ifc->st->stalled, 1);
+			ADD(l->st->drop_stalled, 1);
 		} else if (err == -VQ_ENOSPC) {
 			full |= VSW_PORT_BIT(p);
 		} else if (err) {
@@ -225,7 +225,8 @@ static bool worth_holding(struct iface *ifc, uint64_t ports, uint64_t full)
 {
 	if (!(ports & (ports - 1)))
 		return true;
-	ADD(ifc->st->stalled, (uint64_t)__builtin_popcountll(full));
+	for (; full; full &= full - 1)
+		ADD(ifc->port[__builtin_ctzll(full)]->st->drop_full, 1);
 	return false;
 }
 
@@ -338,9 +339,10 @@ static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t
 {
 	pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
 	if (pd->ports && now - pd->since > STALL_NS) {
-		ADD(ifc->st->stalled, 1);
-		for (uint64_t p = pd->ports; p; p &= p - 1)
+		for (uint64_t p = pd->ports; p; p &= p - 1) {
 			ifc->port[__builtin_ctzll(p)]->stalled = true;
+			ADD(ifc->port[__builtin_ctzll(p)]->st->drop_stalled, 1);
+		}
 		pd->ports = 0;
 	}
 	pd->active = pd->ports != 0;

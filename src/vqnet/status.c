@@ -254,7 +254,7 @@ static void text_status(FILE *f, const struct lab *lab, const struct sup_node *n
 				(unsigned long long)LD(s->from_guest_frames),
 				(unsigned long long)LD(s->to_guest_frames),
 				(unsigned long long)LD(s->spoofed), (unsigned long long)LD(s->unknown),
-				(unsigned long long)LD(s->stalled), (unsigned long long)LD(s->to_guest_drops));
+				(unsigned long long)0, (unsigned long long)LD(s->to_guest_drops));
 			if (!n->n_ifaces)
 				break;
 		}
@@ -327,7 +327,7 @@ static void json_status(FILE *f, const struct lab *lab, const struct sup_node *n
 				(unsigned long long)LD(s->to_guest_bytes),
 				(unsigned long long)LD(s->to_guest_drops),
 				(unsigned long long)LD(s->spoofed), (unsigned long long)LD(s->unknown),
-				(unsigned long long)LD(s->runts), (unsigned long long)LD(s->stalled),
+				(unsigned long long)LD(s->runts), (unsigned long long)0,
 				(unsigned long long)LD(s->bad_header));
 		}
 		fprintf(f, "]}");

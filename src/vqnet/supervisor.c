@@ -36,7 +36,7 @@
 
 #include "link.h"
 #include "netns.h"
-#include "stats.h"
+#include "vmm_stats.h"
 #include "supervisor.h"
 #include "sys.h"
 #include "vqnet.h"

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "lab.h"
-#include "stats.h"
+#include "vmm_stats.h"
 
 struct sup_node {
 	pid_t pid;

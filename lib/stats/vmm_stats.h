@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stats.h - counters a vmm publishes to its supervisor.
+ * vmm_stats.h - the counters a vmm publishes to its supervisor: an
+ * interface between two programs, so it lives here and not in either.
  *
- * The supervisor creates one memfd per vmm of vmm_stats_bytes() bytes; the
- * vmm is its only writer (relaxed stores, single writer), the supervisor
- * reads it for `vqnet status`.  The supervisor trusts nothing in it beyond
- * printing the numbers: counts are re-checked against the lab it holds.
+ * The supervisor creates one memfd per vmm of vmm_stats_bytes() bytes and
+ * writes the header; the vmm is the only writer afterwards (relaxed
+ * stores).  To the supervisor and the CLI the region is untrusted input (a
+ * compromised vmm may write anything): sizes come from the lab, never from
+ * the region; counters are only printed; state and error words go through
+ * vmm_link_state_name() / vmm_link_error_name(), which accept any value.
  *
  *   [struct vmm_stats][if_stats x n_ifaces][link_stats x n_links]
  *   [rule counters x n_rules]   (filters only)
@@ -21,19 +24,34 @@
 struct vmm_if_stats {
 	uint64_t from_guest_frames, from_guest_bytes; /* read from the TAP */
 	uint64_t to_guest_frames, to_guest_bytes;     /* written to the TAP */
-	uint64_t to_guest_drops;     /* the TAP refused a frame */
+	/* frames dropped on this interface, by cause */
+	uint64_t to_guest_drops;     /* the TAP refused a frame, or is gone */
 	uint64_t spoofed;            /* source MAC not the sender's own */
 	uint64_t unknown;            /* unicast to no one reachable */
-	uint64_t runts;
-	uint64_t stalled;            /* dropped after a link stayed full */
+	uint64_t runts;              /* shorter than a header, or too long */
 	uint64_t bad_header;         /* a peer's offload header we refused */
+};
+
+/* What a link is doing, as its vmm sees it (vmm_link_stats.state). */
+enum vmm_link_state {
+	VMM_LINK_OK = 0,
+	VMM_LINK_FULL,       /* the peer is slow: frames wait for room */
+	VMM_LINK_STALLED,    /* the peer takes nothing: frames for it are dropped */
+	VMM_LINK_BROKEN,     /* the peer broke the protocol (see error) */
+	VMM_LINK_STATES
 };
 
 struct vmm_link_stats {
 	uint64_t tx_frames, tx_bytes;
 	uint64_t rx_frames, rx_bytes;
 	uint64_t kicks;              /* doorbells rung for the peer */
+	/* frames for this link we dropped, by cause */
+	uint64_t drop_full;          /* its wait queue was full */
+	uint64_t drop_stalled;       /* the peer took nothing for too long */
+	uint64_t drop_broken;        /* the link is broken */
 	int64_t error;               /* first peer violation (-VQ_E*), 0 = healthy */
+	uint32_t state;              /* enum vmm_link_state */
+	uint32_t pad;
 };
 
 struct vmm_counter {
@@ -50,6 +68,7 @@ struct vmm_stats {
 	uint32_t magic;
 	uint32_t n_ifaces, n_links, n_rules;
 	uint64_t pid;
+	uint64_t wakeups;            /* event-loop iterations: a spinning vmm shows */
 	struct vmm_filter_stats filter;
 };
 
@@ -74,5 +93,13 @@ static inline struct vmm_counter *vmm_stats_rule(struct vmm_stats *s, unsigned n
 {
 	return (struct vmm_counter *)(vmm_stats_link(s, n_ifaces, n_links)) + i;
 }
+
+/* "ok", "full", "stalled", "broken", or NULL for a value no vmm should
+ * write (the caller says so rather than trusting it). */
+const char *vmm_link_state_name(uint64_t state);
+
+/* The sentence for a link's error word: NULL for 0 (healthy), vq_strerror's
+ * text for a real VQ_E* code, and "invalid error value" for anything else. */
+const char *vmm_link_error_name(int64_t error);
 
 #endif
