@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -514,7 +513,7 @@ struct link_arg {
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: %s --supervisor PID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
+		"usage: %s --supervisor PID --uid UID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
 		"          [--netns NAME | --rules-fd FD] [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
 		"between its TAP devices (a guest, in namespace NAME) or through its\n"
@@ -726,11 +725,9 @@ static void setup(struct vmm *m, const char *node_name, const char *netns,
  * mapped): become nobody, for good, before the first frame from a peer is
  * looked at.  Changing credentials clears the parent-death signal, so it is
  * set (and the parent checked) again afterwards. */
-static void drop_privileges(pid_t supervisor)
+static void drop_privileges(pid_t supervisor, uid_t uid)
 {
-	struct passwd *pw = getpwnam("nobody");
-	uid_t uid = pw ? pw->pw_uid : 65534;
-	gid_t gid = pw ? pw->pw_gid : 65534;
+	gid_t gid = (gid_t)uid;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("cannot drop privileges: %s", strerror(errno));
@@ -743,6 +740,7 @@ int main(int argc, char **argv)
 {
 	const char *node = NULL, *netns = NULL;
 	int lab_fd = -1, stats_fd = -1, rules_fd = -1, supervisor = -1;
+	long uid = -1;
 	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
 	unsigned n_la = 0;
 
@@ -769,6 +767,11 @@ int main(int argc, char **argv)
 			stats_fd = parse_fd(v);
 		} else if (!strcmp(a, "--rules-fd")) {
 			rules_fd = parse_fd(v);
+		} else if (!strcmp(a, "--uid")) {
+			char *end;
+			uid = strtol(v, &end, 10);
+			if (*end || uid <= 0 || uid >= INT32_MAX)
+				uid = -1;
 		} else if (!strcmp(a, "--supervisor")) {
 			char *end;
 			long pid = strtol(v, &end, 10);
@@ -790,7 +793,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!node || lab_fd < 0 || stats_fd < 0 || ready_fd < 0 || supervisor < 0) {
+	if (!node || lab_fd < 0 || stats_fd < 0 || ready_fd < 0 || supervisor < 0 || uid < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -803,7 +806,7 @@ int main(int argc, char **argv)
 
 	static struct vmm m;
 	setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la);
-	drop_privileges(supervisor);
+	drop_privileges(supervisor, (uid_t)uid);
 	if (write(ready_fd, "ok\n", 3) != 3)
 		fail("cannot report ready");
 	close(ready_fd);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <linux/close_range.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -61,6 +62,8 @@ struct sup {
 	struct sup_node *nodes;
 	int lsock, sigfd, epfd;
 	int lock_fd;          /* the lab's lock, from `vqnet up`: held till teardown */
+	int slot_fd;          /* our uid slot's lock (RUN_DIR/uids/SLOT): held for life */
+	unsigned slot;
 	time_t started;
 };
 
@@ -121,6 +124,14 @@ static void teardown(void)
 		if (n->stats)
 			munmap(n->stats, n->stats_len);
 		n->stats = NULL;
+	}
+	if (S.slot_fd >= 0) {
+		char slot[PATH_MAX];
+		snprintf(slot, sizeof(slot), RUN_DIR "/uids/%u", S.slot);
+		unlink(slot);
+		close(S.slot_fd);
+		S.slot_fd = -1;
+		rmdir(RUN_DIR "/uids");   /* only if empty */
 	}
 	/* we hold the lab's lock: the files go, the lock last */
 	lab_remove_files(lab->name);
@@ -206,6 +217,54 @@ static int make_stats(unsigned idx, char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * Every vmm runs under a uid of its own, so that no vmm (nor any other
+ * unprivileged process) can signal, trace or read another: uid =
+ * VMM_UID_BASE + slot * VMM_UIDS_PER_LAB + node.  A lab's slot is a file
+ * in RUN_DIR/uids that its supervisor keeps locked for its whole life, so
+ * two live labs never share one; a dead supervisor's vmms die with it, so
+ * its slot is free again.  The range is far above any uid a distribution
+ * hands out (Debian's dynamic users stop at 65519, subuid ranges at a few
+ * million).
+ */
+#define VMM_UID_BASE 0x60000000u
+#define VMM_UIDS_PER_LAB 65536u
+#define VMM_UID_SLOTS 4096u
+
+static int take_uid_slot(char *msg, size_t len)
+{
+	char path[sizeof(RUN_DIR) + 32];
+	if (mkdir(RUN_DIR "/uids", 0700) < 0 && errno != EEXIST) {
+		snprintf(msg, len, "%s/uids: %s", RUN_DIR, strerror(errno));
+		return -1;
+	}
+	/* start where the lab's name points, so labs rarely probe far */
+	unsigned h = 2166136261u;
+	for (const char *c = S.lab->name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (unsigned k = 0; k < VMM_UID_SLOTS; k++) {
+		unsigned s = (h + k) % VMM_UID_SLOTS;
+		snprintf(path, sizeof(path), RUN_DIR "/uids/%u", s);
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			snprintf(msg, len, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		struct stat held, now;
+		/* a slot file unlinked by its last holder is no slot: check
+		 * that the path still names what we locked (as lab_lock does) */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
+		    stat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+			S.slot_fd = fd;
+			S.slot = s;
+			return 0;
+		}
+		close(fd);
+	}
+	snprintf(msg, len, "all %u uid slots are taken (%u labs up?)", VMM_UID_SLOTS, VMM_UID_SLOTS);
+	return -1;
+}
+
 /* Let fd survive exec in the child we are about to become. */
 static void keep_fd(int fd)
 {
@@ -222,10 +281,10 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 		return -1;
 	}
 	/* argv, built before fork: exec is all the child does */
-	enum { FIXED = 14 };
+	enum { FIXED = 16 };
 	unsigned nl = lab_node_links(node);
 	char **argv = calloc(FIXED + 2 * nl + 1, sizeof(char *));
-	char (*num)[64] = calloc(4 + nl, sizeof(*num));
+	char (*num)[64] = calloc(5 + nl, sizeof(*num));
 	char exe[PATH_MAX];
 	if (!argv || !num) {
 		free(argv);
@@ -240,6 +299,9 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a++] = S.pid_arg;
 	argv[a++] = "--node";
 	argv[a++] = (char *)node->name;
+	snprintf(num[4], sizeof(num[4]), "%u", VMM_UID_BASE + S.slot * VMM_UIDS_PER_LAB + idx);
+	argv[a++] = "--uid";
+	argv[a++] = num[4];
 	if (node->kind == LAB_GUEST) {
 		argv[a++] = "--netns";
 		argv[a++] = n->netns;
@@ -257,7 +319,7 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a++] = num[1];
 	argv[a++] = "--stats-fd";
 	argv[a++] = num[2];
-	unsigned k = 4;
+	unsigned k = 5;
 	for (unsigned i = 0; i < node->n_ifaces; i++) {
 		for (unsigned j = 0; j < node->ifaces[i].n_links; j++, k++) {
 			unsigned li = node->ifaces[i].links[j];
@@ -436,7 +498,7 @@ static int bring_up(char *msg, size_t len)
 		}
 		n->netns_made = true;
 	}
-	if (make_links(msg, len))
+	if (take_uid_slot(msg, len) || make_links(msg, len))
 		return -1;
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		if (make_stats(i, msg, len) || spawn_vmm(i, msg, len))
@@ -582,6 +644,7 @@ int cmd_supervise(int argc, char **argv)
 	fcntl(S.lab_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 	S.lock_fd = atoi(argv[3]);
+	S.slot_fd = -1;
 	fcntl(S.lock_fd, F_SETFD, FD_CLOEXEC);   /* the lock: held till teardown */
 
 	sigset_t set;
