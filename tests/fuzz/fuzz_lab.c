@@ -2,6 +2,11 @@
 /* fuzz_lab.c - arbitrary bytes as a lab file and as a rules file.  The parser's sources are
  * included so that libFuzzer's coverage instrumentation reaches them. */
 #include "../../lib/lab/lab.c"
+#include "../../lib/lab/reader.c"
+#include "../../lib/lab/keys.c"
+#include "../../lib/lab/topology.c"
+#include "../../lib/lab/addresses.c"
+#include "../../lib/lab/scenarios.c"
 #include "../../lib/lab/view.c"
 #include "../../lib/lab/rules.c"
 

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * keys.c - stage 1's keys: [lab] name, [vm] addresses, [scenario] timeout and
+ * program lines, [filter] settings and rules, each checked as it arrives.
+ * ([topology] entries are in topology.c.)
+ */
+#include "internal.h"
+#include "filter.h"
+
+#include <arpa/inet.h>  /* AF_INET, AF_INET6 */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int unknown_key(struct parser *ps, const char *key)
+{
+	return fail(ps, "unknown key \"%s\" in %s", key, ps->label);
+}
+
+/* A key that may appear once per section; slot indexes ps->once. */
+static int once(struct parser *ps, unsigned slot, const char *key)
+{
+	if (ps->once[slot])
+		return fail(ps, "duplicate key \"%s\" in %s (first at line %u)",
+			    key, ps->label, ps->once[slot]);
+	ps->once[slot] = ps->line;
+	return 0;
+}
+
+static int lab_key(struct parser *ps, const char *key, const char *value)
+{
+	if (strcmp(key, "name"))
+		return unknown_key(ps, key);
+	if (once(ps, 0, key) || lp_check_name(ps, value, strlen(value)))
+		return ps->rc;
+	strcpy(ps->lab->name, value);
+	ps->lab->name_line = ps->line;
+	return 0;
+}
+
+/* mac, ip, ip6, each optionally ".TOPOLOGY". */
+static int vm_key(struct parser *ps, const char *key, const char *value)
+{
+	const char *dot = strchr(key, '.');
+	const char *topo = dot ? dot + 1 : "";
+	size_t blen = dot ? (size_t)(dot - key) : strlen(key);
+	int f = -1;
+	for (int i = F_MAC; i <= F_IP6; i++)
+		if (strlen(lp_field_key[i]) == blen && !memcmp(key, lp_field_key[i], blen))
+			f = i;
+	if (f < 0 || (dot && !lp_name_ok(topo, strlen(topo))))
+		return unknown_key(ps, key);
+	for (unsigned i = ps->first; i < ps->n_keys; i++) {
+		const struct addr_key *k = &ps->keys[i];
+		if ((int)k->field == f && !strcmp(k->topo, topo))
+			return fail(ps, "duplicate key \"%s\" in %s (first at line %u)",
+				    key, ps->label, k->line);
+	}
+	if (ps->n_keys - ps->first >= 3 * (LAB_MAX_TOPOLOGIES + 1))
+		return fail(ps, "too many keys in %s", ps->label);
+
+	struct addr_key k = { .node = ps->cur, .line = ps->line, .field = (enum field)f };
+	strcpy(k.topo, topo);
+	if (f == F_MAC ? lp_parse_mac(ps, value, k.addr)
+		       : lp_parse_ip(ps, value, f == F_IP4 ? AF_INET : AF_INET6,
+				  k.addr, &k.prefix))
+		return ps->rc;
+	if (GROW(ps, ps->keys, ps->n_keys))
+		return ps->rc;
+	ps->keys[ps->n_keys++] = k;
+	return 0;
+}
+
+/* "timeout = SECONDS" or "GUEST = PROGRAM ARG ..." */
+static int scenario_key(struct parser *ps, const char *key, const char *value)
+{
+	struct lab_scenario *sc = &ps->lab->scenarios[ps->cur];
+	if (!strcmp(key, "timeout")) {
+		if (once(ps, 0, key))
+			return ps->rc;
+		if (!lp_parse_uint(value, 1, LAB_TIMEOUT_MAX, &sc->timeout_s))
+			return fail(ps, "bad timeout \"%s\" (1-%d seconds)", value,
+				    LAB_TIMEOUT_MAX);
+		return 0;
+	}
+	if (!lp_name_ok(key, strlen(key)))
+		return unknown_key(ps, key);
+	if (sc->n_programs == LAB_MAX_PROGRAMS)
+		return fail(ps, "too many programs in %s (max %d)", ps->label,
+			    LAB_MAX_PROGRAMS);
+
+	char **argv;
+	unsigned argc;
+	if (lp_split_args(ps, value, &argv, &argc))
+		return ps->rc;
+	if (!argc) {
+		lp_free_argv(argv);
+		return fail(ps, "missing program for %s", key);
+	}
+	if (GROW(ps, sc->programs, sc->n_programs) || GROW(ps, ps->refs, ps->n_refs)) {
+		lp_free_argv(argv);
+		return ps->rc;
+	}
+	struct prog_ref *r = &ps->refs[ps->n_refs++];
+	*r = (struct prog_ref){ .scenario = ps->cur, .program = sc->n_programs };
+	strcpy(r->guest, key);
+	sc->programs[sc->n_programs++] = (struct lab_program){
+		.argv = argv, .argc = argc, .line = ps->line,
+	};
+	return 0;
+}
+
+static int filter_key(struct parser *ps, const char *key, const char *value)
+{
+	struct lab_node *nd = &ps->lab->nodes[ps->cur];
+	struct lab_filter *f = &nd->filter;
+	if (!strcmp(key, "policy")) {
+		if (once(ps, 0, key))
+			return ps->rc;
+		if (!strcmp(value, "allow"))
+			f->policy = LAB_POLICY_ALLOW;
+		else if (!strcmp(value, "drop"))
+			f->policy = LAB_POLICY_DROP;
+		else
+			return fail(ps, "bad policy \"%s\" (allow or drop)", value);
+	} else if (!strcmp(key, "stateful")) {
+		if (once(ps, 1, key))
+			return ps->rc;
+		if (strcmp(value, "yes") && strcmp(value, "no"))
+			return fail(ps, "bad stateful \"%s\" (yes or no)", value);
+		f->stateful = !strcmp(value, "yes");
+	} else if (!strcmp(key, "rule")) {
+		struct flt_rule rule;
+		char why[FLT_ERR_MAX];
+		int err = flt_rule_parse(value, &rule, why, sizeof(why));
+		if (err == -ENODATA)
+			return fail(ps, "empty rule");
+		if (err)
+			return fail(ps, "bad rule: %s", why);
+		if (f->n_rules == LAB_MAX_RULES)
+			return fail(ps, "too many rules in %s (max %d)", ps->label,
+				    LAB_MAX_RULES);
+		if (GROW(ps, f->rules, f->n_rules))
+			return ps->rc;
+		struct lab_rule *r = &f->rules[f->n_rules];
+		if (!(r->text = strdup(value)))
+			return lp_nomem(ps);
+		r->line = ps->line;
+		f->n_rules++;
+	} else if (!strcmp(key, "rules")) {
+		if (once(ps, 2, key))
+			return ps->rc;
+		if (!*value)
+			return fail(ps, "missing file name for \"rules\"");
+		if (!(f->rules_file = strdup(value)))
+			return lp_nomem(ps);
+		f->rules_file_line = ps->line;
+	} else {
+		return unknown_key(ps, key);
+	}
+	return 0;
+}
+
+int lp_on_key(void *user, const char *section, const char *key,
+		  const char *value)
+{
+	struct parser *ps = user;
+	(void)section;  /* reader.c tracks sections, with their lines */
+	if (!*key)
+		fail(ps, "missing key before \"=\"");
+	else if (ps->sec == SEC_NONE)
+		fail(ps, "key \"%s\" outside any section", key);
+	else if (ps->sec == SEC_LAB)
+		lab_key(ps, key, value);
+	else if (ps->sec == SEC_VM)
+		vm_key(ps, key, value);
+	else if (ps->sec == SEC_TOPOLOGY)
+		lp_topology_key(ps, key, value);
+	else if (ps->sec == SEC_SCENARIO)
+		scenario_key(ps, key, value);
+	else
+		filter_key(ps, key, value);
+	return !ps->rc;
+}
