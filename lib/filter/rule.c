@@ -153,17 +153,6 @@ static bool dec(const char *p, size_t n, unsigned long max, unsigned long *out)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static unsigned kind_index(uint32_t kind)
 {
 	return (unsigned)__builtin_ctz(kind);
@@ -207,7 +196,7 @@ static int p_ethertype(struct flt_rule *r, uint32_t kind, const struct tok *v,
 	if (v->n < 3 || v->n > 6 || v->p[0] != '0' || v->p[1] != 'x')
 		goto bad;
 	for (i = 2; i < v->n; i++) {
-		int h = hexval(v->p[i]);
+		int h = vsw_hexval(v->p[i]);
 		if (h < 0)
 			goto bad;
 		x = x << 4 | (unsigned)h;

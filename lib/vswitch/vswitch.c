@@ -31,7 +31,7 @@ static int lookup(const struct vsw *sw, uint64_t k)
 	return i < sw->n && sw->key[i] == k ? sw->port[i] : -1;
 }
 
-static int hexval(char c)
+int vsw_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -48,7 +48,7 @@ bool vsw_mac_parse(const char *s, size_t len, uint8_t mac[6])
 		return false;
 	for (size_t i = 0; i < 6; i++) {
 		const char *p = s + 3 * i;
-		int hi = hexval(p[0]), lo = hexval(p[1]);
+		int hi = vsw_hexval(p[0]), lo = vsw_hexval(p[1]);
 		if (hi < 0 || lo < 0 || (i < 5 && p[2] != ':'))
 			return false;
 		mac[i] = (uint8_t)(hi << 4 | lo);

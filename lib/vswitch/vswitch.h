@@ -70,6 +70,10 @@ bool vsw_vnet_ok(const uint8_t *frame, size_t len);
  * false if it is anything else.  The one MAC parser of the project. */
 bool vsw_mac_parse(const char *s, size_t len, uint8_t mac[6]);
 
+/* The value 0-15 of one hex digit (either case), or -1.  The one hex digit
+ * of the project: the MAC parser above and lib/filter's EtherTypes. */
+int vsw_hexval(char c);
+
 /* The ports a frame entering on port `in` goes out of (a bitmask of
  * VSW_PORT_BIT), or 0 if it is dropped (and counted). */
 uint64_t vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
