@@ -27,7 +27,7 @@ int lp_parse_mac(struct parser *ps, const char *s, uint8_t mac[6])
 }
 
 int lp_parse_ip(struct parser *ps, const char *s, int af, uint8_t *addr,
-		    unsigned *prefix)
+		unsigned *prefix)
 {
 	const char *what = af == AF_INET ? "IP" : "IPv6";
 	unsigned max = af == AF_INET ? 32 : 128;
@@ -40,6 +40,9 @@ int lp_parse_ip(struct parser *ps, const char *s, int af, uint8_t *addr,
 	buf[n] = '\0';
 	if (inet_pton(af, buf, addr) != 1)
 		goto bad;
+	/* inet_pton refuses "010." (octal or decimal?); refuse "/024" alike */
+	if (slash[1] == '0' && slash[2])
+		return fail(ps, "bad %s \"%s\" (leading zero in prefix)", what, s);
 	if (!lp_parse_uint(slash + 1, 1, max, prefix))
 		return fail(ps, "bad %s \"%s\" (prefix must be 1-%u)", what, s, max);
 	if (af == AF_INET) {

@@ -540,6 +540,25 @@ static void test_syntax_edges(void **state)
 		       "[topology t]\na = b\nb = a\n"));
 }
 
+/* hardening #13: no leading zero in a prefix, IPv4 or IPv6 ("010." in the
+ * address is refused by inet_pton already); a prefix with a zero inside or
+ * at the end is an ordinary number. */
+static void test_prefix_leading_zero(void **state)
+{
+	(void)state;
+	expect_error("[vm a]\nip = 10.0.0.1/024\n", "2: bad IP \"10.0.0.1/024\" (leading zero in prefix)");
+	expect_error("[vm a]\nip = 10.0.0.1/08\n", "2: bad IP \"10.0.0.1/08\" (leading zero in prefix)");
+	expect_error("[vm a]\nip = 10.0.0.1/00\n", "2: bad IP \"10.0.0.1/00\" (leading zero in prefix)");
+	expect_error("[vm a]\nip = 10.0.0.1/0\n", "2: bad IP \"10.0.0.1/0\" (prefix must be 1-32)");
+	expect_error("[vm a]\nip = 010.0.0.1/8\n", "2: bad IP \"010.0.0.1/8\" (expected a.b.c.d/PREFIX)");
+	expect_error("[vm a]\nip6 = fd00::1/064\n", "2: bad IPv6 \"fd00::1/064\" (leading zero in prefix)");
+	expect_error("[vm a]\nip6 = fd00::1/0128\n", "2: bad IPv6 \"fd00::1/0128\" (leading zero in prefix)");
+	struct lab *lab = parse("[vm a]\nip = 10.0.0.1/10\nip6 = fd00::1/120\n[topology t]\na =\n");
+	assert_int_equal(lab->nodes[0].ifaces[0].prefix4, 10);
+	assert_int_equal(lab->nodes[0].ifaces[0].prefix6, 120);
+	lab_free(lab);
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
@@ -630,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_name_from_filename),
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_syntax_edges),
+		cmocka_unit_test(test_prefix_leading_zero),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bad_corpus),
 	};
