@@ -194,6 +194,12 @@ int lp_build_topologies(struct parser *ps)
 			return ps->rc;
 		b = e;
 	}
+	/* a guest in no topology still runs programs; a filter would do nothing */
+	for (unsigned i = 0; i < ps->lab->n_nodes; i++) {
+		const struct lab_node *nd = &ps->lab->nodes[i];
+		if (nd->kind == LAB_FILTER && !nd->n_ifaces)
+			return lp_fail_at(ps, nd->line, "[filter %s] is in no topology", nd->name);
+	}
 	return 0;
 }
 

@@ -359,7 +359,7 @@ static void test_placeholders(void **state)
 	assert_string_equal(buf, "plain");
 	lab_free(lab);
 
-	expect_error("[vm a]\n[filter fw]\n[scenario s]\na = x {fw}\n",
+	expect_error("[vm a]\n[filter fw]\n[scenario s]\na = x {fw}\n[topology t]\nfw =\n",
 		     "4: placeholder {fw} names a filter, not a guest");
 	expect_error("[vm a]\nip6 = fd00::1/64\n[topology t]\na =\n[scenario s]\na = x {}\n",
 		     "6: placeholder {} names no guest");
@@ -382,7 +382,9 @@ static void test_filter(void **state)
 				"fw = vm0 vm1 vm2\n"
 				"vm1 = fw\n"
 				"vm2 = fw\n"
-				"[filter quiet]\n");
+				"[filter quiet]\n"
+				"[topology alone]\n"
+				"quiet =\n");
 	int f = lab_node_find(lab, "fw");
 	assert_true(f >= 0);
 	const struct lab_node *fw = &lab->nodes[f];
@@ -405,7 +407,8 @@ static void test_filter(void **state)
 	const struct lab_node *quiet = &lab->nodes[lab_node_find(lab, "quiet")];
 	assert_int_equal(quiet->filter.policy, LAB_POLICY_DROP);
 	assert_false(quiet->filter.stateful);
-	assert_int_equal(quiet->n_ifaces, 0);
+	assert_int_equal(quiet->n_ifaces, 1);
+	assert_int_equal(quiet->ifaces[0].n_links, 0);
 
 	/* vm0's link to fw reaches vm1 and vm2; fw's side reaches vm0 only */
 	assert_int_equal(lab->n_links, 3);
@@ -428,6 +431,20 @@ static void test_filter(void **state)
 	assert_int_equal(lab_link_macs(lab, 0, 2, m, 4, &n), -EINVAL);
 	assert_int_equal(lab_guest_ip4(lab, (unsigned)f, &(uint32_t){ 0 }), -ENOENT);
 	lab_free(lab);
+}
+
+/* hardening #13: a filter in no topology has nothing to filter; it is
+ * refused at its section's line, after any topology's own mistakes. */
+static void test_filter_in_no_topology(void **state)
+{
+	(void)state;
+	expect_error("[vm a]\n[filter fw]\npolicy = allow\n", "2: [filter fw] is in no topology");
+	expect_error("[vm a]\n[vm b]\n[filter fw]\n[filter lone]\n[topology t]\na = fw\nfw = a b\nb = fw\n",
+		     "4: [filter lone] is in no topology");
+	expect_error("[vm a]\n[filter fw]\n[topology t]\na = b\n",
+		     "4: unknown node \"b\" (not a [vm] or [filter])");
+	/* a guest in no topology is fine: it runs programs on lo */
+	lab_free(parse("[vm a]\n[scenario s]\na = true\n"));
 }
 
 static void test_name_from_filename(void **state)
@@ -646,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_derived_macs),
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_filter_in_no_topology),
 		cmocka_unit_test(test_name_from_filename),
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_syntax_edges),
