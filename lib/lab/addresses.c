@@ -211,6 +211,72 @@ int lp_check_unique(struct parser *ps)
 	return ps->rc;
 }
 
+/* Do a and b (network order) agree on their first bits bits? */
+static bool same_prefix(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, whole))
+		return false;
+	return !rest || !((a[whole] ^ b[whole]) & (uint8_t)(0xff00u >> rest));
+}
+
+/* Two interfaces of one guest in one subnet (one's prefix holds the other's
+ * address) give the guest two routes to it, and the kernel uses one: the
+ * other interface's peers are unreachable.  Reported at the earliest line
+ * that makes such a pair, naming both interfaces and the wider subnet. */
+int lp_check_subnets(struct parser *ps)
+{
+	const struct lab *lab = ps->lab;
+	struct {
+		const char *node;
+		struct lab_iface *later, *earlier;
+		enum field f;
+		unsigned line;          /* the later one's; 0 = none found */
+	} bad = { .line = 0 };
+	for (unsigned n = 0; n < lab->n_nodes; n++) {
+		const struct lab_node *nd = &lab->nodes[n];
+		for (unsigned i = 0; i < nd->n_ifaces; i++)
+			for (unsigned j = i + 1; j < nd->n_ifaces; j++)
+				for (int f = F_IP4; f <= F_IP6; f++) {
+					struct lab_iface *a = &nd->ifaces[i], *b = &nd->ifaces[j];
+					unsigned la = *addr_line(a, (enum field)f);
+					unsigned lb = *addr_line(b, (enum field)f);
+					uint8_t x[16], y[16];
+					unsigned px, py;
+					if (!la || !lb)
+						continue;
+					get_addr(a, (enum field)f, x, &px);
+					get_addr(b, (enum field)f, y, &py);
+					if (!same_prefix(x, y, px < py ? px : py) ||
+					    (bad.line && (la > lb ? la : lb) >= bad.line))
+						continue;
+					bad.node = nd->name;
+					bad.later = la > lb ? a : b;
+					bad.earlier = la > lb ? b : a;
+					bad.f = (enum field)f;
+					bad.line = la > lb ? la : lb;
+				}
+	}
+	if (!bad.line)
+		return 0;
+	uint8_t net[16], other[16];
+	unsigned prefix, p2;
+	get_addr(bad.later, bad.f, net, &prefix);
+	get_addr(bad.earlier, bad.f, other, &p2);
+	if (p2 < prefix) {
+		memcpy(net, other, 16);
+		prefix = p2;
+	}
+	for (unsigned b = prefix; b < 128; b++)         /* the network address */
+		net[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+	char text[INET6_ADDRSTRLEN];
+	inet_ntop(bad.f == F_IP4 ? AF_INET : AF_INET6, net, text, sizeof(text));
+	return lp_fail_at(ps, bad.line,
+			  "%s's %s and %s (line %u) are both in subnet %s/%u (one would be unreachable)",
+			  bad.node, bad.later->name, bad.earlier->name,
+			  *addr_line(bad.earlier, bad.f), text, prefix);
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
 	do {    /* the NUL too, as a separator */

@@ -122,6 +122,7 @@ int lp_parse_ip(struct parser *ps, const char *s, int af, uint8_t *addr,
 		unsigned *prefix);
 int lp_apply_keys(struct parser *ps);
 int lp_check_unique(struct parser *ps);
+int lp_check_subnets(struct parser *ps);
 int lp_derive_macs(struct parser *ps);
 
 /* ---- scenarios.c: program lines and placeholders ---- */

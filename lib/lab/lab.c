@@ -124,7 +124,8 @@ static int finish(struct parser *ps, const char *filename)
 		return ps->rc;
 	if (lab_first_guest(lab) < 0)
 		return lp_fail_at(ps, 0, "no guests (a lab needs a [vm NAME] section)");
-	if (lp_build_topologies(ps) || lp_apply_keys(ps) || lp_check_unique(ps) || lp_derive_macs(ps) ||
+	if (lp_build_topologies(ps) || lp_apply_keys(ps) || lp_check_unique(ps) ||
+	    lp_check_subnets(ps) || lp_derive_macs(ps) ||
 	    lp_check_scenarios(ps) || lp_index_links(ps))
 		return ps->rc;
 	return 0;

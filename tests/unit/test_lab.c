@@ -576,6 +576,56 @@ static void test_prefix_leading_zero(void **state)
 	lab_free(lab);
 }
 
+/* hardening #13: a guest with two interfaces in one subnet has one route to
+ * it, so one interface's peers are unreachable.  Refused at the later
+ * address's line, naming both interfaces and the wider subnet. */
+static const char *const two_lans =
+	"[vm r]\n%s\n%s\n"
+	"[vm a]\n[vm b]\n"
+	"[topology lan]\nr = a\na = r\n"
+	"[topology wan]\nr = b\nb = r\n";
+
+static void expect_subnets(const char *k1, const char *k2, const char *want)
+{
+	char text[512];
+	snprintf(text, sizeof(text), two_lans, k1, k2);
+	if (want) {
+		expect_error(text, want);
+	} else {
+		lab_free(parse(text));
+	}
+}
+
+static void test_one_subnet_per_iface(void **state)
+{
+	(void)state;
+	expect_subnets("ip = 10.0.0.1/24", "ip.wan = 10.0.0.2/24",
+		       "3: r's eth1 and eth0 (line 2) are both in subnet 10.0.0.0/24 (one would be unreachable)");
+	/* the later line names its interface first, whichever eth it is */
+	expect_subnets("ip.wan = 10.0.0.2/24", "ip.lan = 10.0.0.1/24",
+		       "3: r's eth0 and eth1 (line 2) are both in subnet 10.0.0.0/24 (one would be unreachable)");
+	/* a wider prefix holding the other: the wider subnet is named */
+	expect_subnets("ip = 10.0.0.1/24", "ip.wan = 10.0.5.1/16",
+		       "3: r's eth1 and eth0 (line 2) are both in subnet 10.0.0.0/16 (one would be unreachable)");
+	expect_subnets("ip = 10.0.0.1/24", "ip.wan = 10.0.0.129/25",
+		       "3: r's eth1 and eth0 (line 2) are both in subnet 10.0.0.0/24 (one would be unreachable)");
+	expect_subnets("ip = 10.0.0.1/32", "ip.wan = 10.0.0.1/32",
+		       "3: r's eth1 and eth0 (line 2) are both in subnet 10.0.0.1/32 (one would be unreachable)");
+	expect_subnets("ip6 = fd00::1/64", "ip6.wan = fd00::2:0:0:1/64",
+		       "3: r's eth1 and eth0 (line 2) are both in subnet fd00::/64 (one would be unreachable)");
+	expect_subnets("ip6 = fd00:1::1/32", "ip6.wan = fd00:1:2::1/48",
+		       "3: r's eth1 and eth0 (line 2) are both in subnet fd00:1::/32 (one would be unreachable)");
+	/* disjoint subnets, and one family each, are fine */
+	expect_subnets("ip = 10.0.0.1/25", "ip.wan = 10.0.0.129/25", NULL);
+	expect_subnets("ip = 10.0.0.1/24", "ip.wan = 10.0.1.1/24", NULL);
+	expect_subnets("ip = 10.0.0.1/24", "ip6.wan = fd00::1/64", NULL);
+	expect_subnets("ip6 = fd00::1/64", "ip6.wan = fd00:0:0:1::1/64", NULL);
+	expect_subnets("ip = 10.0.0.1/32", "ip.wan = 10.0.0.2/32", NULL);
+	/* two guests in one subnet through different topologies: their own business */
+	lab_free(parse("[vm a]\nip = 10.0.0.1/24\n[vm b]\nip = 10.0.0.2/24\n[vm c]\n"
+		       "[topology t1]\na = c\nc = a\n[topology t2]\nb = c\nc = b\n"));
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
@@ -668,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_syntax_edges),
 		cmocka_unit_test(test_prefix_leading_zero),
+		cmocka_unit_test(test_one_subnet_per_iface),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bad_corpus),
 	};
