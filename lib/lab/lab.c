@@ -18,13 +18,13 @@ int lp_fail_at(struct parser *ps, unsigned line, const char *fmt, ...)
 {
 	if (ps->rc)
 		return ps->rc;
+	char raw[4 * LAB_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(ps->err->msg, sizeof(ps->err->msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	for (char *c = ps->err->msg; *c; c++)  /* echoed bytes reach a terminal */
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	/* the file's bytes echoed in raw reach a terminal */
+	lab_escape(raw, strlen(raw), ps->err->msg, sizeof(ps->err->msg));
 	ps->err->line = line;
 	return ps->rc = -EINVAL;
 }

@@ -152,8 +152,18 @@ int lab_parse(const char *text, size_t len, const char *filename,
 void lab_free(struct lab *lab);
 
 /* "file:line: msg" ("file: msg" for line 0) into buf, snprintf-style:
- * returns the length the full text needs. */
+ * returns the length the full text needs.  file and msg are escaped as by
+ * lab_escape (msg already is when lab_parse or lab_parse_rules made it). */
 int lab_error_format(const struct lab_error *err, char *buf, size_t size);
+
+/* Untrusted text s[0..len) made safe to echo, into buf (NUL-terminated
+ * when size > 0; buf may be NULL when size is 0): printable ASCII and
+ * well-formed UTF-8 stay as they are; every other byte -- control bytes,
+ * DEL, bytes of malformed UTF-8, and the bytes of C1 controls, U+2028/9 and
+ * the bidirectional controls -- becomes "\xNN".  A character or an escape is
+ * never cut.  snprintf-style: returns the length the whole text needs.
+ * Every lab_error message that quotes the file has been through it. */
+int lab_escape(const char *s, size_t len, char *buf, size_t size);
 
 /* Lookups: an index (>= 0) or -ENOENT. */
 int lab_node_find(const struct lab *lab, const char *name);

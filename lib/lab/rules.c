@@ -24,11 +24,11 @@ void lab_rules_free(struct lab_rule *rules, unsigned n)
 static int bad(struct lab_error *err, unsigned line, const char *what, const char *detail)
 {
 	if (err) {
+		char raw[2 * LAB_MSG_MAX];
 		err->line = line;
-		snprintf(err->msg, sizeof(err->msg), "%s%s", what, detail);
-		for (char *c = err->msg; *c; c++)   /* echoed bytes reach a terminal */
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
+		snprintf(raw, sizeof(raw), "%s%s", what, detail);
+		/* echoed bytes reach a terminal */
+		lab_escape(raw, strlen(raw), err->msg, sizeof(err->msg));
 	}
 	return -EINVAL;
 }

@@ -3,6 +3,7 @@
 #include "lab.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,10 +100,18 @@ void lab_mac_format(const uint8_t mac[6], char buf[LAB_MAC_STRLEN])
 
 int lab_error_format(const struct lab_error *err, char *buf, size_t size)
 {
+	/* a rules file's name comes from the lab file: escaped like msg */
 	const char *file = err->file ? err->file : "<lab>";
+	char where[16] = ": ";
+	size_t n = (size_t)lab_escape(file, strlen(file), buf, size);
 	if (err->line)
-		return snprintf(buf, size, "%s:%u: %s", file, err->line, err->msg);
-	return snprintf(buf, size, "%s: %s", file, err->msg);
+		snprintf(where, sizeof(where), ":%u: ", err->line);
+	for (int part = 0; part < 2; part++) {
+		const char *s = part ? err->msg : where;
+		size_t len = part ? strnlen(err->msg, sizeof(err->msg)) : strlen(where);
+		n += (size_t)lab_escape(s, len, n < size ? buf + n : NULL, n < size ? size - n : 0);
+	}
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 unsigned lab_node_links(const struct lab_node *node)

@@ -7,10 +7,21 @@
 #include "../../lib/lab/topology.c"
 #include "../../lib/lab/addresses.c"
 #include "../../lib/lab/scenarios.c"
+#include "../../lib/lab/escape.c"
 #include "../../lib/lab/view.c"
 #include "../../lib/lab/rules.c"
 
 #include "fuzz.h"
+
+/* An error message is clean: escaping it again changes nothing (hardening
+ * #13: no control byte or malformed UTF-8 of the input reaches a terminal). */
+static void check_clean(const char *msg)
+{
+	char again[LAB_MSG_MAX + 64];
+	lab_escape(msg, strlen(msg), again, sizeof(again));
+	if (strcmp(again, msg))
+		__builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,8 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned n_rules;
 	if (lab_parse_rules((const char *)data, size, &rules, &n_rules, &err) == 0)
 		lab_rules_free(rules, n_rules);
+	else
+		check_clean(err.msg);
 	if (lab_parse((const char *)data, size, "fuzz.vqnet", &lab, &err)) {
+		check_clean(err.msg);
 		lab_error_format(&err, line, sizeof(line));
+		check_clean(line);
 		return 0;
 	}
 	for (unsigned l = 0; l < lab->n_links; l++)

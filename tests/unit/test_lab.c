@@ -536,7 +536,7 @@ static void test_syntax_edges(void **state)
 	expect_error("[vm a]\nip = 10.0.0.1/24 # not a comment\n",
 		     "2: bad IP \"10.0.0.1/24 # not a comment\" (prefix must be 1-32)");
 	expect_error("[vm a]\n= 1\n", "2: missing key before \"=\"");
-	expect_error("[vm a]\nmac = \x1b[31m\n", "2: bad MAC \"?[31m\"");     /* no escapes echoed */
+	expect_error("[vm a]\nmac = \x1b[31m\n", "2: bad MAC \"\\x1b[31m\"");  /* no escapes echoed */
 	expect_error("[vm a]\n[scenario s]\na = x \"a ;b\"\n",
 		     "3: unterminated quote at \"a");
 	expect_error("[vm a]\nmac = 02:00:00:00:00:0\n", "2: bad MAC \"02:00:00:00:00:0\"");
@@ -624,6 +624,77 @@ static void test_one_subnet_per_iface(void **state)
 	/* two guests in one subnet through different topologies: their own business */
 	lab_free(parse("[vm a]\nip = 10.0.0.1/24\n[vm b]\nip = 10.0.0.2/24\n[vm c]\n"
 		       "[topology t1]\na = c\nc = a\n[topology t2]\nb = c\nc = b\n"));
+}
+
+static void escape(const char *s, size_t len, size_t size, const char *want, int want_n)
+{
+	char buf[128];
+	assert_true(size <= sizeof(buf));
+	assert_int_equal(lab_escape(s, len, buf, size), want_n);
+	assert_string_equal(buf, want);
+}
+
+/* hardening #13: binary input.  An error that quotes the file never echoes
+ * a control byte or a byte of malformed UTF-8: they are written \xNN; valid
+ * UTF-8 is shown as it is. */
+static void test_escaped_messages(void **state)
+{
+	(void)state;
+	escape("plain", 5, 64, "plain", 5);
+	escape("a\x01" "b\x7f", 4, 64, "a\\x01b\\x7f", 10);
+	escape("caf\xc3\xa9", 5, 64, "caf\xc3\xa9", 5);              /* é */
+	escape("\xe2\x82\xac\xf0\x9f\x98\x80", 7, 64, "\xe2\x82\xac\xf0\x9f\x98\x80", 7);
+	escape("\xff\xfe", 2, 64, "\\xff\\xfe", 8);
+	escape("\xc3", 1, 64, "\\xc3", 4);                              /* cut short */
+	escape("\xc3(", 2, 64, "\\xc3(", 5);                            /* bad continuation */
+	escape("\xc0\xaf", 2, 64, "\\xc0\\xaf", 8);                    /* overlong '/' */
+	escape("\xe0\x80\xaf", 3, 64, "\\xe0\\x80\\xaf", 12);          /* overlong, 3 bytes */
+	escape("\xed\xa0\x80", 3, 64, "\\xed\\xa0\\x80", 12);          /* a surrogate */
+	escape("\xf4\x90\x80\x80", 4, 64, "\\xf4\\x90\\x80\\x80", 16);  /* past U+10FFFF */
+	escape("\xc2\x9b", 2, 64, "\\xc2\\x9b", 8);                    /* C1 CSI */
+	escape("a\xe2\x80\xae" "b", 5, 64, "a\\xe2\\x80\\xaeb", 14);      /* RIGHT-TO-LEFT OVERRIDE */
+	escape("a\0b", 3, 64, "a\\x00b", 6);
+	/* never cut an escape or a character; the full length is returned */
+	escape("ab\x01", 3, 5, "ab", 6);
+	escape("ab\x01", 3, 7, "ab\\x01", 6);
+	escape("a\xc3\xa9", 3, 3, "a", 3);
+	escape("a\xc3\xa9z", 4, 4, "a\xc3\xa9", 4);
+	assert_int_equal(lab_escape("abc", 3, NULL, 0), 3);
+
+	/* the messages that quote file text */
+	expect_error("[vm a]\nmac = \xff\xfe\n", "2: bad MAC \"\\xff\\xfe\"");
+	expect_error("[vm a]\nmac = caf\xc3\xa9\n", "2: bad MAC \"caf\xc3\xa9\"");
+	expect_error("[vm \x9b]\n", "1: bad name \"\\x9b\" (use A-Z a-z 0-9 _ -, starting with a letter or digit)");
+	expect_error("[vm a]\n[\x1b]\n", "2: unknown section \"[\\x1b]\"");
+	expect_error("[vm a]\n\x80\x81\n", "2: expected \"key = value\", not \"\\x80\\x81\"");
+	expect_error("[vm a]\nk\xc3 = 1\n", "2: unknown key \"k\\xc3\" in [vm a]");
+	expect_error("[vm a]\n[scenario s]\na = x {\x07}\n", "3: placeholder {\\x07} names no guest");
+	expect_error("[vm a]\n[filter f]\nrule = allow \x1b\n",
+		     "3: bad rule: unknown match '?'");   /* lib/filter shows '?' itself */
+	/* a message full of escapes still fits, cut between two of them */
+	char text[256] = "[vm a]\nmac = ";
+	memset(text + strlen(text), '\x01', 150);
+	struct lab *lab = NULL;
+	struct lab_error err;
+	assert_int_equal(lab_parse(text, strlen(text), "t", &lab, &err), -EINVAL);
+	size_t n = strlen(err.msg);
+	assert_true(n < LAB_MSG_MAX && n > LAB_MSG_MAX - 5);
+	assert_memory_equal(err.msg + n - 4, "\\x01", 4);
+
+	/* rules files too, and lab_error_format escapes the file name */
+	struct lab_rule *rules;
+	unsigned nr;
+	assert_int_equal(lab_parse_rules("allow \xff\n", 7, &rules, &nr, &err), -EINVAL);
+	assert_null(strchr(err.msg, '\xff'));
+	err = (struct lab_error){ .file = "r\x1b.rules", .line = 3, .msg = "x\x07" };
+	char buf[64];
+	assert_int_equal(lab_error_format(&err, buf, sizeof(buf)), 20);
+	assert_string_equal(buf, "r\\x1b.rules:3: x\\x07");
+	assert_int_equal(lab_error_format(&err, buf, 5), 20);
+	assert_string_equal(buf, "r");
+	err.line = 0;
+	assert_int_equal(lab_error_format(&err, buf, sizeof(buf)), 18);
+	assert_string_equal(buf, "r\\x1b.rules: x\\x07");
 }
 
 static void test_limits(void **state)
@@ -719,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_edges),
 		cmocka_unit_test(test_prefix_leading_zero),
 		cmocka_unit_test(test_one_subnet_per_iface),
+		cmocka_unit_test(test_escaped_messages),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bad_corpus),
 	};
