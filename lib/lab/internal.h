@@ -7,8 +7,9 @@
  * Stage 1 reads the text line by line (reader.c).  inih splits "key = value"
  * lines and strips comments; our reader numbers the lines, rejects what inih
  * would silently mangle (NUL bytes, overlong lines), removes leading blanks
- * so that inih never joins lines into a multi-line value, and parses section
- * headers itself, so that empty sections count and each has its line.
+ * so that inih never joins lines into a multi-line value (continuation lines
+ * are joined here, by the rule README.md gives), and parses section headers
+ * itself, so that empty sections count and each has its line.
  * Values are checked as they arrive (keys.c, topology.c, addresses.c,
  * scenarios.c); names that may be defined further down are only recorded.
  *
@@ -68,6 +69,13 @@ struct parser {
 	unsigned first;         /* ... its first key or entry (contiguous,
 				 * since a section cannot appear twice) */
 	unsigned once[3];       /* ... line of each single-valued key seen */
+	unsigned key_line;      /* ... its last key line, 0 = none yet */
+	char key[LAB_NAME_MAX + 8]; /* ... that key ("ip6.TOPO" fits) */
+	bool pending;           /* ... that key takes a list, which continuation
+				 * lines may extend: value is processed only
+				 * when a line that does not continue it comes */
+	size_t value_len;
+	char value[LAB_VALUE_MAX + 1];
 	unsigned lab_line;
 	struct addr_key *keys;
 	unsigned n_keys;
@@ -103,8 +111,12 @@ int lp_read(struct parser *ps);
 
 /* ---- keys.c: [lab], [vm], [scenario] and [filter] keys ---- */
 
-/* inih's handler: nonzero to go on. */
+/* inih's handler: nonzero to go on.  A list-valued key is kept pending. */
 int lp_on_key(void *user, const char *section, const char *key, const char *value);
+/* Process the pending key, if any, at its own line. */
+int lp_flush_key(struct parser *ps);
+/* A continuation line s[0..len) (leading blanks gone) of the last key. */
+int lp_continue_key(struct parser *ps, const char *s, size_t len);
 
 /* ---- topology.c: entries, interfaces, links, loops ---- */
 

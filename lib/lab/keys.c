@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>  /* AF_INET, AF_INET6 */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,24 +162,88 @@ static int filter_key(struct parser *ps, const char *key, const char *value)
 	return 0;
 }
 
+static int dispatch(struct parser *ps, const char *key, const char *value)
+{
+	switch (ps->sec) {
+	case SEC_LAB:
+		return lab_key(ps, key, value);
+	case SEC_VM:
+		return vm_key(ps, key, value);
+	case SEC_TOPOLOGY:
+		return lp_topology_key(ps, key, value);
+	case SEC_SCENARIO:
+		return scenario_key(ps, key, value);
+	default:
+		return filter_key(ps, key, value);
+	}
+}
+
+/* The keys whose value is a list, which continuation lines may extend:
+ * topology entries, program lines and rules. */
+static bool list_key(const struct parser *ps, const char *key)
+{
+	return ps->sec == SEC_TOPOLOGY ||
+	       (ps->sec == SEC_SCENARIO && strcmp(key, "timeout")) ||
+	       (ps->sec == SEC_FILTER && !strcmp(key, "rule"));
+}
+
 int lp_on_key(void *user, const char *section, const char *key,
-		  const char *value)
+	      const char *value)
 {
 	struct parser *ps = user;
+	size_t klen = strlen(key), vlen = strlen(value);
 	(void)section;  /* reader.c tracks sections, with their lines */
-	if (!*key)
+	if (lp_flush_key(ps))   /* reader.c has, but inih might have a line of its own */
+		return 0;
+	if (!*key) {
 		fail(ps, "missing key before \"=\"");
-	else if (ps->sec == SEC_NONE)
+	} else if (ps->sec == SEC_NONE) {
 		fail(ps, "key \"%s\" outside any section", key);
-	else if (ps->sec == SEC_LAB)
-		lab_key(ps, key, value);
-	else if (ps->sec == SEC_VM)
-		vm_key(ps, key, value);
-	else if (ps->sec == SEC_TOPOLOGY)
-		lp_topology_key(ps, key, value);
-	else if (ps->sec == SEC_SCENARIO)
-		scenario_key(ps, key, value);
-	else
-		filter_key(ps, key, value);
+	} else if (list_key(ps, key) && klen <= LAB_NAME_MAX && vlen <= LAB_VALUE_MAX) {
+		memcpy(ps->value, value, vlen + 1);
+		ps->value_len = vlen;
+		ps->pending = true;
+	} else {
+		dispatch(ps, key, value);
+	}
+	if (!ps->rc) {
+		ps->key_line = ps->line;
+		snprintf(ps->key, sizeof(ps->key), "%s", key);
+	}
 	return !ps->rc;
+}
+
+int lp_flush_key(struct parser *ps)
+{
+	if (ps->rc || !ps->pending)
+		return ps->rc;
+	unsigned line = ps->line;
+	ps->pending = false;
+	ps->line = ps->key_line;        /* its mistakes are at the key's line */
+	dispatch(ps, ps->key, ps->value);
+	ps->line = line;
+	return ps->rc;
+}
+
+int lp_continue_key(struct parser *ps, const char *s, size_t len)
+{
+	/* inih cuts an inline comment (';' after a blank) and trailing blanks */
+	for (size_t i = 1; i < len; i++)
+		if (s[i] == ';' && lp_is_blank(s[i - 1]))
+			len = i;
+	while (len && lp_is_blank(s[len - 1]))
+		len--;
+	if (!ps->pending)
+		return fail(ps, "continuation line for \"%s\", which takes a single value (unindent it if it is a key)",
+			    ps->key);
+	size_t sep = ps->value_len ? 1 : 0;
+	if (ps->value_len + sep + len > LAB_VALUE_MAX)
+		return fail(ps, "value of \"%s\" too long with its continuation lines (max %d characters)",
+			    ps->key, LAB_VALUE_MAX);
+	if (sep)
+		ps->value[ps->value_len++] = ' ';
+	memcpy(ps->value + ps->value_len, s, len);
+	ps->value_len += len;
+	ps->value[ps->value_len] = '\0';
+	return 0;
 }

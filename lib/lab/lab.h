@@ -4,8 +4,9 @@
  *
  * Pure logic: lab_parse() takes the file's text as a string; nothing here
  * opens files, prints, exits or makes a system call.  The text is untrusted:
- * every count is bounded by the LAB_MAX_* limits below and every line by
- * inih's line buffer, so a hostile file costs bounded memory and time.
+ * every count is bounded by the LAB_MAX_* limits below, every line by
+ * LAB_LINE_MAX and every value, continuation lines included, by
+ * LAB_VALUE_MAX, so a hostile file costs bounded memory and time.
  *
  * Syntax (INI, read with the system's inih; described in README.md here):
  *
@@ -14,6 +15,9 @@
  *   [topology NAME]       NODE = PEER PEER ...
  *   [scenario NAME]       timeout = SECONDS, GUEST = PROGRAM ARG ...
  *   [filter NAME]         policy, stateful, rule (repeatable), rules
+ *
+ * List values (topology entries, program lines, rule) may go on over
+ * indented continuation lines, as in inih's multi-line mode.
  *
  * Every mistake is reported as one struct lab_error (line + message) before
  * any model is returned; lab_error_format() gives "file:line: message".
@@ -37,6 +41,8 @@
 #define LAB_TIMEOUT_MAX 3600
 #define LAB_IFNAME_MAX 16       /* IFNAMSIZ */
 #define LAB_MSG_MAX 256
+#define LAB_LINE_MAX 198        /* characters per line: inih's 200-byte buffer */
+#define LAB_VALUE_MAX 4096      /* characters of a value with its continuation lines */
 #define LAB_MAC_STRLEN 18       /* "02:00:00:00:aa:01" and its NUL */
 
 /* A lab-file mistake.  file is the filename given to lab_parse (borrowed,

@@ -132,6 +132,7 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 	name[wlen[1]] = '\0';
 	ps->sec = sec;
 	memset(ps->once, 0, sizeof(ps->once));
+	ps->key_line = 0;       /* an indented line after this is a key */
 	snprintf(ps->label, sizeof(ps->label), "[%s%s%s]", section_kind[sec],
 		 sec == SEC_LAB ? "" : " ", name);
 	switch (sec) {
@@ -164,7 +165,9 @@ static bool has_separator(const char *s, size_t len)
 	return false;
 }
 
-/* inih's fgets-style reader: one line per call, so ps->line numbers them. */
+/* inih's fgets-style reader: one line per call, so ps->line numbers them.
+ * inih gets the line without its leading blanks, or a blank line in place
+ * of a section header or a continuation line (both handled here). */
 static char *read_line(char *buf, int num, void *stream)
 {
 	struct parser *ps = stream;
@@ -176,22 +179,37 @@ static char *read_line(char *buf, int num, void *stream)
 	ps->line++;
 	if (len && s[len - 1] == '\r')
 		len--;
+	size_t raw = len;       /* the whole line, leading blanks included */
+	bool indented = len && lp_is_blank(*s);
+	while (len && lp_is_blank(*s))
+		s++, len--;
+	bool comment = !len || *s == ';' || *s == '#';
+	/* inih's multi-line rule: an indented line after a key of the section
+	 * continues it -- except a section header, which always starts one */
+	bool cont = indented && !comment && *s != '[' && ps->key_line;
+	/* a pending key is complete at the first line that does not continue
+	 * it: process it now, so that mistakes are reported in line order */
+	if (!cont && !comment && lp_flush_key(ps))
+		return NULL;
 	if (memchr(s, '\0', len)) {
 		fail(ps, "NUL byte in line");
 		return NULL;
 	}
 	/* inih would cut an overlong line and parse the rest as a new line */
-	if (num < 3 || len > (size_t)num - 2) {
-		fail(ps, "line too long (max %d characters)", num - 2);
+	int max = num - 2 < LAB_LINE_MAX ? num - 2 : LAB_LINE_MAX;
+	if (max < 1 || raw > (size_t)max) {
+		fail(ps, "line too long (max %d characters)", max);
 		return NULL;
 	}
-	while (len && lp_is_blank(*s))
-		s++, len--;
-	if (len && *s == '[') {
+	if (cont) {
+		if (lp_continue_key(ps, s, len))
+			return NULL;
+		len = 0;        /* inih sees a blank line: continuations are ours */
+	} else if (len && *s == '[') {
 		if (section_begin(ps, s, len))
 			return NULL;
 		len = 0;        /* inih sees a blank line: sections are ours */
-	} else if (len && *s != ';' && *s != '#' && !has_separator(s, len)) {
+	} else if (!comment && !has_separator(s, len)) {
 		fail(ps, "expected \"key = value\", not \"%.*s\"", (int)len, s);
 		return NULL;
 	}
@@ -208,5 +226,5 @@ int lp_read(struct parser *ps)
 		lp_fail_at(ps, (unsigned)r, "syntax error");
 	else if (!ps->rc && r < 0)
 		lp_nomem(ps);
-	return ps->rc;
+	return lp_flush_key(ps);        /* the last key */
 }

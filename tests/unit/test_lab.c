@@ -498,11 +498,11 @@ static void test_error_format(void **state)
 static void test_syntax_edges(void **state)
 {
 	(void)state;
-	/* CRLF, a BOM, indentation (never a continuation line), ':' as
-	 * separator, inline comments after a blank */
+	/* CRLF, a BOM, indentation right after a section header (a key, not a
+	 * continuation line), ':' as separator, inline comments after a blank */
 	struct lab *lab = parse("\xef\xbb\xbf[vm vm0]   ; first\r\n"
 				"   mac : 02:00:00:00:00:01 ; comment\r\n"
-				"\tip = 10.0.0.1/24\r\n"
+				"ip = 10.0.0.1/24\r\n"
 				"# a comment\n"
 				"[topology t]\n  vm0 =\n");
 	assert_mac(lab->nodes[0].ifaces[0].mac, "02:00:00:00:00:01");
@@ -697,6 +697,161 @@ static void test_escaped_messages(void **state)
 	assert_string_equal(buf, "r\\x1b.rules: x\\x07");
 }
 
+/* A topology line with n two-letter guests (aa, ab, ...) but guest i, split
+ * into continuation lines of per_line peers, each indented by indent. */
+static size_t mesh_line(char *text, size_t cap, unsigned i, unsigned n,
+			unsigned per_line, const char *indent)
+{
+	size_t k = (size_t)snprintf(text, cap, "%c%c =", 'a' + i / 26, 'a' + i % 26);
+	for (unsigned j = 0, on_line = 0; j < n; j++) {
+		if (j == i)
+			continue;
+		if (on_line == per_line) {
+			k += (size_t)snprintf(text + k, cap - k, "\n%s", indent);
+			on_line = 0;
+		}
+		k += (size_t)snprintf(text + k, cap - k, " %c%c", 'a' + j / 26, 'a' + j % 26);
+		on_line++;
+	}
+	return k + (size_t)snprintf(text + k, cap - k, "\n");
+}
+
+/* hardening #13: a line holds 198 characters, so a topology line listing 63
+ * peers with names longer than two letters needs continuation lines.  inih's
+ * rule (Debian's build has INI_ALLOW_MULTILINE): an indented line after a
+ * key continues that key; here only for list values, joined with a blank. */
+static void test_continuation_lines(void **state)
+{
+	(void)state;
+	/* 64 guests with 10-character names, fully meshed: 63 peers of 11
+	 * characters each is 693, written as lines of 8 peers */
+	size_t cap = 256 * 1024, n = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+		n += (size_t)snprintf(text + n, cap - n, "[vm guest-%04u]\n", i);
+	n += (size_t)snprintf(text + n, cap - n, "[topology t]\n");
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++) {
+		n += (size_t)snprintf(text + n, cap - n, "guest-%04u =", i);
+		for (unsigned j = 0, on_line = 0; j < LAB_MAX_NODES; j++) {
+			if (j == i)
+				continue;
+			if (on_line++ == 8) {
+				/* blank and comment lines may sit in between, as in inih */
+				n += (size_t)snprintf(text + n, cap - n, j % 3 ? "\n\t" :
+						      j % 2 ? "\n; more peers\n   " : "\n\n  ");
+				on_line = 1;
+			}
+			n += (size_t)snprintf(text + n, cap - n, " guest-%04u", j);
+		}
+		n += (size_t)snprintf(text + n, cap - n, "   ; %u\n", i);
+	}
+	struct lab *lab = parse(text);
+	assert_int_equal(lab->n_nodes, LAB_MAX_NODES);
+	assert_int_equal(lab->n_links, LAB_MAX_NODES * (LAB_MAX_NODES - 1) / 2);
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+		assert_int_equal(lab->nodes[i].ifaces[0].n_links, LAB_MAX_NODES - 1);
+	/* links in file order: guest-0000 with every other, then guest-0001 ... */
+	for (unsigned l = 0, a = 0; a < LAB_MAX_NODES; a++)
+		for (unsigned b = a + 1; b < LAB_MAX_NODES; b++, l++) {
+			assert_int_equal(lab->links[l].end[0].node, a);
+			assert_int_equal(lab->links[l].end[1].node, b);
+			assert_true(lab->links[l].end[0].line < lab->links[l].end[1].line);
+		}
+	/* every end is at its key's line, not at a continuation line */
+	unsigned first = lab->links[0].end[0].line;
+	assert_int_equal(lab->links[1].end[0].line, first);
+	assert_int_equal(lab->links[62].end[0].line, first);
+	lab_free(lab);
+
+	/* the same with two-letter names, lines of 5 peers, indented by a tab */
+	n = 0;
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+		n += (size_t)snprintf(text + n, cap - n, "[vm %c%c]\n", 'a' + i / 26, 'a' + i % 26);
+	n += (size_t)snprintf(text + n, cap - n, "[topology t]\n");
+	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+		n += mesh_line(text + n, cap - n, i, LAB_MAX_NODES, 5, "\t");
+	lab = parse(text);
+	assert_int_equal(lab->n_links, LAB_MAX_NODES * (LAB_MAX_NODES - 1) / 2);
+	lab_free(lab);
+	free(text);
+
+	/* program lines and rules; an empty value may be continued; inline
+	 * comments are cut on continuation lines too; quotes span lines */
+	lab = parse("[vm a]\n[vm b]\nip = 10.0.0.2/24\n[filter fw]\n"
+		    "rule = allow tcp\n"                       /* 5 */
+		    "  dport 5555   ; the server\n"
+		    "rule =\n"                                 /* 7 */
+		    "\tallow arp\n"
+		    "[topology t]\n"
+		    "a =\n"                                    /* 10 */
+		    "  fw\n"
+		    "fw = a\n"
+		    "   b\n"
+		    "b = fw\n"
+		    "  [scenario s]\n"                         /* 15: a header, though indented */
+		    "  timeout = 5\n"                          /* a key, first in its section */
+		    "a = sh -c \"echo one\n"
+		    "    two\" {b}\n"
+		    "b = true\n");
+	const struct lab_node *fw = &lab->nodes[lab_node_find(lab, "fw")];
+	assert_int_equal(fw->filter.n_rules, 2);
+	assert_string_equal(fw->filter.rules[0].text, "allow tcp dport 5555");
+	assert_int_equal(fw->filter.rules[0].line, 5);
+	assert_string_equal(fw->filter.rules[1].text, "allow arp");
+	assert_int_equal(fw->filter.rules[1].line, 7);
+	assert_int_equal(fw->ifaces[0].n_links, 2);
+	assert_int_equal(lab->links[0].end[0].line, 10);
+	assert_int_equal(lab->links[0].end[1].line, 12);
+	const struct lab_scenario *sc = &lab->scenarios[0];
+	assert_int_equal(sc->timeout_s, 5);
+	assert_int_equal(sc->n_programs, 2);
+	assert_int_equal(sc->programs[0].line, 17);
+	assert_int_equal(sc->programs[0].argc, 4);
+	assert_string_equal(sc->programs[0].argv[2], "echo one two");
+	assert_string_equal(sc->programs[0].argv[3], "{b}");
+	assert_int_equal(sc->programs[1].line, 19);
+	lab_free(lab);
+
+	/* single-valued keys cannot be continued: the key is named */
+	expect_error("[vm a]\nmac = 02:00:00:00:00:01\n\tip = 10.0.0.1/24\n",
+		     "3: continuation line for \"mac\", which takes a single value (unindent it if it is a key)");
+	expect_error("[vm a]\nip.t = 10.0.0.1/24\n\n  ; a comment\n  more\n",
+		     "5: continuation line for \"ip.t\", which takes a single value (unindent it if it is a key)");
+	expect_error("[lab]\nname = x\n  y\n[vm a]\n",
+		     "3: continuation line for \"name\", which takes a single value (unindent it if it is a key)");
+	expect_error("[vm a]\n[scenario s]\ntimeout = 5\n 0\na = x\n",
+		     "4: continuation line for \"timeout\", which takes a single value (unindent it if it is a key)");
+	expect_error("[vm a]\n[filter f]\npolicy = allow\n  stateful = yes\n",
+		     "4: continuation line for \"policy\", which takes a single value (unindent it if it is a key)");
+	expect_error("[vm a]\n[filter f]\nrules = x\n  y\n",
+		     "4: continuation line for \"rules\", which takes a single value (unindent it if it is a key)");
+	/* a continued value's mistakes are at its key's line, in line order */
+	expect_error("[vm a]\n[vm b]\n[topology t]\na = b\n  a\n", "4: a lists itself");
+	expect_error("[vm a]\n[topology t]\na = b\n  c!\nd!\n",
+		     "3: bad name \"c!\" (use A-Z a-z 0-9 _ -, starting with a letter or digit)");
+	expect_error("[vm a]\n[filter f]\nrule = allow tcp\n  dport\n[topology t]\nf =\n",
+		     "3: bad rule: 'dport' needs a value");
+	expect_error("[vm a]\n[scenario s]\na = sh \"x\n  y\n", "3: unterminated quote at \"x y");
+	/* an indented key-like line continues the key before it, as in inih */
+	expect_error("[vm a]\n[vm b]\n[topology t]\na =\n  b = a\n",
+		     "4: bad name \"=\" (use A-Z a-z 0-9 _ -, starting with a letter or digit)");
+	/* each physical line is still at most 198 characters */
+	char line[300];
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "[vm a]\n[topology t]\na = \n  ", 27);
+	memcpy(line + 27 + 197, "\n", 2);
+	expect_error(line, "4: line too long (max 198 characters)");
+	/* and a value with its continuation lines at most LAB_VALUE_MAX */
+	text = malloc(8192);
+	assert_non_null(text);
+	n = (size_t)snprintf(text, 8192, "[vm a]\n[topology t]\na =\n");
+	for (unsigned i = 0; i < 45; i++)       /* 41 of them are 4140 characters */
+		n += (size_t)snprintf(text + n, 8192 - n, "  %0100u\n", i);
+	expect_error(text, "44: value of \"a\" too long with its continuation lines (max 4096 characters)");
+	free(text);
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
@@ -791,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_leading_zero),
 		cmocka_unit_test(test_one_subnet_per_iface),
 		cmocka_unit_test(test_escaped_messages),
+		cmocka_unit_test(test_continuation_lines),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bad_corpus),
 	};
