@@ -13,6 +13,7 @@
 #include <string.h>
 
 static_assert(LAB_MAX_IFACES >= LAB_MAX_TOPOLOGIES, "one iface per topology");
+static_assert(LAB_NETNS_MAX <= 256, "a namespace is a file name in /run/netns");
 
 int lp_fail_at(struct parser *ps, unsigned line, const char *fmt, ...)
 {
@@ -117,10 +118,26 @@ static int name_from_file(struct parser *ps, const char *filename)
 	return 0;
 }
 
+/* Every guest's namespace name fits LAB_NETNS_MAX (it always does with
+ * names of LAB_NAME_MAX; checked here so that the invariant has one place). */
+static int check_netns(struct parser *ps)
+{
+	char ns[LAB_NETNS_MAX];
+	for (unsigned i = 0; i < ps->lab->n_nodes; i++) {
+		const struct lab_node *nd = &ps->lab->nodes[i];
+		if (nd->kind == LAB_GUEST && lab_netns_name(ps->lab, i, ns, sizeof(ns)))
+			return lp_fail_at(ps, nd->line, "namespace name of %s.%s too long (max %d characters)",
+					  ps->lab->name, nd->name, LAB_NETNS_MAX - 1);
+	}
+	return 0;
+}
+
 static int finish(struct parser *ps, const char *filename)
 {
 	struct lab *lab = ps->lab;
 	if (!lab->name_line && name_from_file(ps, filename))
+		return ps->rc;
+	if (check_netns(ps))
 		return ps->rc;
 	if (lab_first_guest(lab) < 0)
 		return lp_fail_at(ps, 0, "no guests (a lab needs a [vm NAME] section)");

@@ -44,6 +44,7 @@
 #define LAB_LINE_MAX 198        /* characters per line: inih's 200-byte buffer */
 #define LAB_VALUE_MAX 4096      /* characters of a value with its continuation lines */
 #define LAB_MAC_STRLEN 18       /* "02:00:00:00:aa:01" and its NUL */
+#define LAB_NETNS_MAX (2 * LAB_NAME_MAX + 2) /* "<lab>.<guest>" and its NUL */
 
 /* A lab-file mistake.  file is the filename given to lab_parse (borrowed,
  * may be NULL); line is 1-based, 0 when the mistake belongs to no line
@@ -221,6 +222,27 @@ void lab_rules_free(struct lab_rule *rules, unsigned n);
  * out must have room for f->n_rules + n_file pointers.  Returns the count. */
 unsigned lab_filter_rules(const struct lab_filter *f, const struct lab_rule *file,
 			  unsigned n_file, const struct lab_rule **out);
+
+/* Is name a valid lab, node, topology or scenario name: 1-LAB_NAME_MAX
+ * characters of A-Z a-z 0-9 _ -, starting with a letter or digit?  (Such a
+ * name is safe in a path and never holds a '.'.) */
+bool lab_name_valid(const char *name);
+
+/* A guest's network namespace is "<lab>.<guest>": no name holds a '.', so
+ * two guests of two labs never share one.  lab_parse checks that every
+ * guest's fits in LAB_NETNS_MAX.  Into buf (len bytes):
+ * 0, -ENOSPC (len too small; LAB_NETNS_MAX always suffices), -ENOENT
+ * (node is a filter: filters have no namespace) or -EINVAL (bad node). */
+int lab_netns_name(const struct lab *lab, unsigned node, char *buf, size_t len);
+/* The same from the two names (e.g. a CLI's arguments): -EINVAL unless both
+ * are valid names (lab_name_valid), so no argument makes another lab's
+ * namespace, or a path. */
+int lab_netns_name2(const char *lab, const char *guest, char *buf, size_t len);
+/* The inverse: "<lab>.<guest>" into its two names, 0 or -EINVAL if netns is
+ * not exactly two valid names joined by one '.' (e.g. a hand-edited state
+ * file, or a namespace vqnet did not make). */
+int lab_netns_split(const char *netns, char lab[LAB_NAME_MAX + 1],
+		    char guest[LAB_NAME_MAX + 1]);
 
 /* "02:00:00:00:aa:01" (lowercase). */
 void lab_mac_format(const uint8_t mac[6], char buf[LAB_MAC_STRLEN]);

@@ -8,6 +8,7 @@
 #include "../../lib/lab/addresses.c"
 #include "../../lib/lab/scenarios.c"
 #include "../../lib/lab/escape.c"
+#include "../../lib/lab/netns.c"
 #include "../../lib/lab/view.c"
 #include "../../lib/lab/rules.c"
 
@@ -40,6 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lab_error_format(&err, line, sizeof(line));
 		check_clean(line);
 		return 0;
+	}
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		char ns[LAB_NETNS_MAX], l[LAB_NAME_MAX + 1], g[LAB_NAME_MAX + 1];
+		if (lab->nodes[i].kind != LAB_GUEST)
+			continue;
+		/* hardening #10: every guest has a namespace, "<lab>.<guest>" */
+		if (lab_netns_name(lab, i, ns, sizeof(ns)) || lab_netns_split(ns, l, g) ||
+		    strcmp(l, lab->name) || strcmp(g, lab->nodes[i].name))
+			__builtin_trap();
 	}
 	for (unsigned l = 0; l < lab->n_links; l++)
 		for (unsigned side = 0; side < 2; side++) {

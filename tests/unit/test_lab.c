@@ -852,6 +852,75 @@ static void test_continuation_lines(void **state)
 	free(text);
 }
 
+/* hardening #10: namespaces were "<lab>-<guest>", so lab a with guest b-c
+ * and lab a-b with guest c were both a-b-c.  Now "<lab>.<guest>"; no name
+ * holds a '.', so the mapping is one-to-one. */
+static void test_netns_names(void **state)
+{
+	(void)state;
+	struct lab *l1 = parse("[lab]\nname = a\n[vm b-c]\n");
+	struct lab *l2 = parse("[lab]\nname = a-b\n[vm c]\n");
+	char n1[LAB_NETNS_MAX], n2[LAB_NETNS_MAX];
+	assert_int_equal(lab_netns_name(l1, 0, n1, sizeof(n1)), 0);
+	assert_int_equal(lab_netns_name(l2, 0, n2, sizeof(n2)), 0);
+	assert_string_equal(n1, "a.b-c");
+	assert_string_equal(n2, "a-b.c");
+	assert_string_not_equal(n1, n2);
+	/* the CLI's variant gives the same names */
+	assert_int_equal(lab_netns_name2("a", "b-c", n1, sizeof(n1)), 0);
+	assert_int_equal(lab_netns_name2("a-b", "c", n2, sizeof(n2)), 0);
+	assert_string_equal(n1, "a.b-c");
+	assert_string_equal(n2, "a-b.c");
+	lab_free(l1);
+	lab_free(l2);
+
+	/* and back, unambiguously */
+	char lab[LAB_NAME_MAX + 1], guest[LAB_NAME_MAX + 1];
+	assert_int_equal(lab_netns_split("a.b-c", lab, guest), 0);
+	assert_string_equal(lab, "a");
+	assert_string_equal(guest, "b-c");
+	assert_int_equal(lab_netns_split("a-b.c", lab, guest), 0);
+	assert_string_equal(lab, "a-b");
+	assert_string_equal(guest, "c");
+	static const char *const not_ours[] = {
+		"a-b-c", "a.b.c", ".a", "a.", "a..b", "", "a/b.c", "a.-b",
+		"a.b c", "../x.y", "a.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",   /* 33 */
+	};
+	for (size_t i = 0; i < sizeof(not_ours) / sizeof(not_ours[0]); i++)
+		assert_int_equal(lab_netns_split(not_ours[i], lab, guest), -EINVAL);
+	assert_int_equal(lab_netns_split(NULL, lab, guest), -EINVAL);
+
+	/* the longest names fit LAB_NETNS_MAX exactly */
+	char big[LAB_NAME_MAX + 1], ns[LAB_NETNS_MAX];
+	memset(big, 'x', LAB_NAME_MAX);
+	big[LAB_NAME_MAX] = '\0';
+	assert_int_equal(lab_netns_name2(big, big, ns, sizeof(ns)), 0);
+	assert_int_equal(strlen(ns), LAB_NETNS_MAX - 1);
+	assert_int_equal(lab_netns_name2(big, big, ns, sizeof(ns) - 1), -ENOSPC);
+	assert_int_equal(lab_netns_name2("a", "b", ns, 3), -ENOSPC);
+	assert_int_equal(lab_netns_name2("a", "b", ns, 4), 0);
+	/* names a lab file could not hold are refused */
+	static const char *const bad[] = { "", "a.b", "-a", "a/b", "..", "a b",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(lab_name_valid(bad[i]));
+		assert_int_equal(lab_netns_name2(bad[i], "g", ns, sizeof(ns)), -EINVAL);
+		assert_int_equal(lab_netns_name2("l", bad[i], ns, sizeof(ns)), -EINVAL);
+	}
+	assert_false(lab_name_valid(NULL));
+	assert_true(lab_name_valid(big));
+	assert_true(lab_name_valid("0_a-"));
+
+	/* a filter has no namespace; a bad node is an error */
+	struct lab *l3 = parse("[lab]\nname = l\n[vm g]\n[filter f]\n[topology t]\nf =\n");
+	assert_int_equal(lab_netns_name(l3, 0, ns, sizeof(ns)), 0);
+	assert_string_equal(ns, "l.g");
+	assert_int_equal(lab_netns_name(l3, 1, ns, sizeof(ns)), -ENOENT);
+	assert_int_equal(lab_netns_name(l3, 2, ns, sizeof(ns)), -EINVAL);
+	assert_int_equal(lab_netns_name(NULL, 0, ns, sizeof(ns)), -EINVAL);
+	lab_free(l3);
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
@@ -947,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_one_subnet_per_iface),
 		cmocka_unit_test(test_escaped_messages),
 		cmocka_unit_test(test_continuation_lines),
+		cmocka_unit_test(test_netns_names),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bad_corpus),
 	};
