@@ -14,6 +14,7 @@
 
 static_assert(LAB_MAX_IFACES >= LAB_MAX_TOPOLOGIES, "one iface per topology");
 static_assert(LAB_NETNS_MAX <= 256, "a namespace is a file name in /run/netns");
+static_assert(LAB_FILE_MAX == 1u << 20, "the messages say 1 MiB");
 
 int lp_fail_at(struct parser *ps, unsigned line, const char *fmt, ...)
 {
@@ -174,6 +175,8 @@ int lab_parse(const char *text, size_t len, const char *filename,
 	if (!text)
 		text = "";
 	struct parser ps = { .err = err, .p = text, .end = text + len };
+	if (len > LAB_FILE_MAX)
+		return lp_fail_at(&ps, 0, "larger than 1 MiB");
 	if (!(ps.lab = calloc(1, sizeof(*ps.lab))))
 		return lp_nomem(&ps);
 	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))

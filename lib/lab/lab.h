@@ -6,7 +6,8 @@
  * opens files, prints, exits or makes a system call.  The text is untrusted:
  * every count is bounded by the LAB_MAX_* limits below, every line by
  * LAB_LINE_MAX and every value, continuation lines included, by
- * LAB_VALUE_MAX, so a hostile file costs bounded memory and time.
+ * LAB_VALUE_MAX and the whole text by LAB_FILE_MAX, so a hostile file
+ * costs bounded memory and time.
  *
  * Syntax (INI, read with the system's inih; described in README.md here):
  *
@@ -41,6 +42,7 @@
 #define LAB_TIMEOUT_MAX 3600
 #define LAB_IFNAME_MAX 16       /* IFNAMSIZ */
 #define LAB_MSG_MAX 256
+#define LAB_FILE_MAX (1u << 20) /* bytes of a lab or rules file: 1 MiB */
 #define LAB_LINE_MAX 198        /* characters per line: inih's 200-byte buffer */
 #define LAB_VALUE_MAX 4096      /* characters of a value with its continuation lines */
 #define LAB_MAC_STRLEN 18       /* "02:00:00:00:aa:01" and its NUL */
@@ -147,7 +149,7 @@ struct lab {
 };
 
 /* Parse and validate a lab file held in text[0..len) (need not be NUL
- * terminated).  filename is only used for the default lab name (its base
+ * terminated; len at most LAB_FILE_MAX).  filename is only used for the default lab name (its base
  * name without extension) and is stored, borrowed, in err->file.
  * Returns 0 and *out (free with lab_free), or:
  *   -EINVAL  a lab-file mistake, described in *err (the CLI exits 2)
@@ -209,7 +211,8 @@ int lab_expand_arg(const struct lab *lab, const char *arg, bool loopback,
 		   char *buf, size_t size);
 
 /* A filter's rules file ("rules = FILE"), text[0..len): one rule per line
- * in lib/filter's grammar, blank and '#'/';' comment lines skipped.  Each
+ * in lib/filter's grammar, blank and '#'/';' comment lines skipped (at most
+ * LAB_FILE_MAX bytes, lines of at most 511 characters).  Each
  * rule is checked; *rules (free with lab_rules_free) gets them with their
  * line numbers.  0, -EINVAL (err says where and why) or -ENOMEM.  A
  * filter's rules are its `rule =` lines before the `rules =` key, then the

@@ -41,6 +41,8 @@ int lab_parse_rules(const char *text, size_t len, struct lab_rule **out,
 	int rc = 0;
 	*out = NULL;
 	*n_out = 0;
+	if (len > LAB_FILE_MAX)
+		return bad(err, 0, "larger than 1 MiB", "");
 	for (size_t pos = 0; pos < len && !rc;) {
 		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
 		size_t l = nl ? (size_t)(nl - s) : len - pos;

@@ -957,6 +957,28 @@ static void test_limits(void **state)
 	assert_int_equal(lab->nodes[5].ifaces[0].n_links, LAB_MAX_NODES - 1);
 	lab_free(lab);
 	free(text);
+
+	/* hardening #13: the 1 MiB the CLI enforces holds for the library too */
+	char *big = malloc(LAB_FILE_MAX + 1);
+	assert_non_null(big);
+	memset(big, '\n', LAB_FILE_MAX + 1);
+	memcpy(big, "[vm a]", 6);
+	struct lab_error err;
+	assert_int_equal(lab_parse(big, LAB_FILE_MAX, "big", &lab, &err), 0);
+	lab_free(lab);
+	assert_int_equal(lab_parse(big, LAB_FILE_MAX + 1, "big", &lab, &err), -EINVAL);
+	assert_null(lab);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.msg, "larger than 1 MiB");
+	struct lab_rule *rules;
+	unsigned nr;
+	big[0] = '#';   /* a comment line, then blank ones */
+	assert_int_equal(lab_parse_rules(big, LAB_FILE_MAX, &rules, &nr, &err), 0);
+	assert_int_equal(nr, 0);
+	lab_rules_free(rules, nr);
+	assert_int_equal(lab_parse_rules(big, LAB_FILE_MAX + 1, &rules, &nr, &err), -EINVAL);
+	assert_string_equal(err.msg, "larger than 1 MiB");
+	free(big);
 }
 
 /* tests/lab/bad/NAME.vqnet starts with "; expect: LINE: MESSAGE". */
