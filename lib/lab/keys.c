@@ -193,7 +193,7 @@ int lp_on_key(void *user, const char *section, const char *key,
 	struct parser *ps = user;
 	size_t klen = strlen(key), vlen = strlen(value);
 	(void)section;  /* reader.c tracks sections, with their lines */
-	if (lp_flush_key(ps))   /* reader.c has, but inih might have a line of its own */
+	if (lp_flush_key(ps))   /* a no-op: reader.c flushes before every key line */
 		return 0;
 	if (!*key) {
 		fail(ps, "missing key before \"=\"");
