@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#include "netdev.h"
-
+/*
+ * tap.c - the TAP guest port: a namespace guest's interface is a TAP
+ * device the vmm creates inside the guest's namespace (the caller must
+ * already be there), and the netdev calls that configure it.
+ *
+ * "Full" does not exist here: a write to a TAP is taken or dropped by the
+ * kernel at once, and the guest's frames wait in the TAP's queue while the
+ * port is paused, as at any slow NIC.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +16,13 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
+
+#include "vmm.h"
 
 /* The kernel's struct in6_ifreq (linux/ipv6.h clashes with netinet/in.h). */
 struct in6_ifreq_k {
@@ -41,7 +51,10 @@ static int sock_ioctl(int family, unsigned long req, void *arg)
 	return err;
 }
 
-int netdev_tap(const char *name)
+/* A TAP device called name, non-blocking, without packet info, with a
+ * 12-byte virtio-net header before every frame and checksum and TCP
+ * segmentation offload on.  fd or -errno. */
+static int netdev_tap(const char *name)
 {
 	struct ifreq ifr;
 	int err = ifreq_for(name, &ifr);
@@ -53,7 +66,7 @@ int netdev_tap(const char *name)
 	/* Frames carry a virtio-net header (12 bytes, virtio 1.x) and may be
 	 * 64 KiB TCP segments with their checksum left to the receiver:
 	 * the guest's stack does no per-MTU work, and neither do we. */
-	int hdr = 12;
+	int hdr = VSW_VNET_HDR;
 	unsigned offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
@@ -65,7 +78,7 @@ int netdev_tap(const char *name)
 	return fd;
 }
 
-int netdev_set_mac(const char *name, const uint8_t mac[6])
+static int netdev_set_mac(const char *name, const uint8_t mac[6])
 {
 	struct ifreq ifr;
 	int err = ifreq_for(name, &ifr);
@@ -76,7 +89,7 @@ int netdev_set_mac(const char *name, const uint8_t mac[6])
 	return sock_ioctl(AF_INET, SIOCSIFHWADDR, &ifr);
 }
 
-int netdev_set_ip4(const char *name, uint32_t ip4, unsigned prefix)
+static int netdev_set_ip4(const char *name, uint32_t ip4, unsigned prefix)
 {
 	struct ifreq ifr;
 	int err = ifreq_for(name, &ifr);
@@ -94,7 +107,7 @@ int netdev_set_ip4(const char *name, uint32_t ip4, unsigned prefix)
 	return sock_ioctl(AF_INET, SIOCSIFNETMASK, &ifr);
 }
 
-int netdev_set_ip6(const char *name, const uint8_t ip6[16], unsigned prefix)
+static int netdev_set_ip6(const char *name, const uint8_t ip6[16], unsigned prefix)
 {
 	unsigned idx = if_nametoindex(name);
 	if (!idx)
@@ -127,4 +140,83 @@ int netdev_sysctl(const char *key, const char *value)
 	int err = w < 0 ? -errno : 0;
 	close(fd);
 	return err;
+}
+
+/* ---- the port ----------------------------------------------------------------- */
+
+static ssize_t tap_recv(struct port *p, uint8_t *buf, size_t cap)
+{
+	ssize_t r = read(p->fd, buf, cap);
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	return r;
+}
+
+static int tap_send(struct port *p, const uint8_t *f, size_t len)
+{
+	ssize_t w = write(p->fd, f, len);
+	if (w == (ssize_t)len)
+		return 0;
+	/* the kernel took part of it, or nothing: either way it is lost,
+	 * and a TAP that says EAGAIN will not say "room" later */
+	return w < 0 && errno != EAGAIN ? -errno : -EIO;
+}
+
+static void tap_pause(struct port *p, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.u64 = EV(EV_PORT, p->index, 0) };
+	epoll_ctl(p->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+	p->paused = pause;
+}
+
+static unsigned tap_event(struct port *p, unsigned sub, uint32_t events)
+{
+	(void)p;
+	(void)sub;
+	/* the guest deleted its interface (or the TAP failed) */
+	if (events & (EPOLLERR | EPOLLHUP))
+		return PORT_EV_GONE;
+	return events & EPOLLIN ? PORT_EV_FRAMES : 0;
+}
+
+static void tap_close(struct port *p)
+{
+	epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
+	p->fd = -1;
+	p->ops = NULL;
+}
+
+static const struct port_ops tap_ops = {
+	.kind = "tap",
+	.recv = tap_recv,
+	.send = tap_send,
+	.pause = tap_pause,
+	.event = tap_event,
+	.close = tap_close,
+};
+
+int tap_port_open(struct port *p, const struct lab_iface *li, int epfd, unsigned index,
+		  const char **what)
+{
+	*what = "create TAP";
+	int fd = netdev_tap(li->name);
+	if (fd < 0)
+		return fd;
+	int err;
+	if ((*what = "set MAC of", err = netdev_set_mac(li->name, li->mac)) == 0 && li->has_ip4)
+		*what = "set IPv4 address of", err = netdev_set_ip4(li->name, li->ip4, li->prefix4);
+	if (!err)
+		*what = "bring up", err = netdev_up(li->name);
+	if (!err && li->has_ip6)
+		*what = "set IPv6 address of", err = netdev_set_ip6(li->name, li->ip6, li->prefix6);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV(EV_PORT, index, 0) };
+	if (!err && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		*what = "watch", err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*p = (struct port){ .ops = &tap_ops, .epfd = epfd, .index = index, .fd = fd };
+	return 0;
 }

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * datapath.c - the event loop of a vmm: frames from guest ports and links,
+ * through the switch (and a filter's rules), out to links and ports.
+ *
+ * Back-pressure: when a unicast frame cannot go out because its link's ring
+ * is full, the frame is held and its source (guest port, or a filter's
+ * link) is not read until the peer returns buffers (it rings our doorbell,
+ * which we asked for).  The guest's frames then wait in the kernel, as at
+ * any slow NIC.  A frame held longer than STALL_NS (a dead or stopped peer)
+ * is dropped, and the link is marked stalled: its frames are dropped (and
+ * counted) at once, without holding anything, until it takes one again, so
+ * one stuck peer does not freeze the others.  Broadcast and multicast
+ * frames are never held.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "filter.h"
+#include "sys.h"
+#include "vmm.h"
+
+#define STALL_NS (500 * 1000000ull)
+#define SYNC_NS (20 * 1000000ull)
+
+#define ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
+static void link_dead(struct vmm *m, struct link *l, int err)
+{
+	if (l->dead)
+		return;
+	l->dead = true;
+	PUT(l->st->error, err);
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, l->bell, NULL);
+	fprintf(stderr, "%s: %s: link %u: %s; link disabled\n", vmm_prog, m->node->name,
+		l->index, vq_strerror(err));
+}
+
+/* The guest deleted its interface (or its port failed): stop watching it
+ * rather than spin on its error. */
+static void port_gone(struct vmm *m, struct iface *ifc, int err)
+{
+	ifc->port.ops->close(&ifc->port);
+	ifc->pend.active = false;
+	fprintf(stderr, "%s: %s: %s is gone (%s); frames for it are dropped\n", vmm_prog,
+		m->node->name, ifc->li->name, strerror(err));
+}
+
+/* f is a link frame: the virtio-net header, then the Ethernet frame. */
+static void to_guest(struct iface *ifc, const uint8_t *f, size_t len)
+{
+	if (ifc->port.ops->send(&ifc->port, f, len) == 0) {
+		ADD(ifc->st->to_guest_frames, 1);
+		ADD(ifc->st->to_guest_bytes, len - VSW_VNET_HDR);
+	} else {
+		ADD(ifc->st->to_guest_drops, 1);
+	}
+}
+
+/* Send f out of every port in ports; returns the ports whose ring is full
+ * and worth waiting for.  A stalled link is not: its frame is dropped and
+ * counted here. */
+static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
+			size_t len, uint64_t ports)
+{
+	uint64_t full = 0;
+	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
+		if (port_open(&ifc->port))
+			to_guest(ifc, f, len);
+		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
+	}
+	while (ports) {
+		unsigned p = (unsigned)__builtin_ctzll(ports);
+		ports &= ports - 1;
+		struct link *l = ifc->link[p];
+		if (l->dead)
+			continue;
+		int err = vq_port_send(&l->vq, f, len);
+		/* Full: ask for a kick when buffers come back, and try again
+		 * as long as some have come back meanwhile (a 64 KiB frame may
+		 * need more than one return; each round reclaims at least one
+		 * descriptor, so this ends).  Otherwise the kick we asked for
+		 * could be the one the peer already decided not to send. */
+		while (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
+			err = vq_port_send(&l->vq, f, len);
+		if (err == -VQ_ENOSPC && l->stalled) {
+			ADD(l->st->drop_stalled, 1);
+		} else if (err == -VQ_ENOSPC) {
+			full |= VSW_PORT_BIT(p);
+		} else if (err) {
+			link_dead(m, l, err);
+		} else {
+			l->dirty = true;
+			l->stalled = false;
+			ADD(l->st->tx_frames, 1);
+			ADD(l->st->tx_bytes, len);
+		}
+	}
+	return full;
+}
+
+/* Hold a frame only for its one destination: a broadcast or multicast
+ * frame goes where it can and is dropped (counted) where it cannot. */
+static bool worth_holding(struct iface *ifc, uint64_t ports, uint64_t full)
+{
+	if (!(ports & (ports - 1)))
+		return true;
+	for (; full; full &= full - 1)
+		ADD(ifc->link[__builtin_ctzll(full)]->st->drop_full, 1);
+	return false;
+}
+
+static void hold(struct pending *pd, const uint8_t *f, size_t len, uint64_t ports)
+{
+	memcpy(pd->buf, f, len);
+	pd->len = len;
+	pd->ports = ports;
+	pd->since = sys_now_ns();
+	pd->active = true;
+}
+
+/* Frames the guest sent: port -> vswitch -> links. */
+static void pump_port(struct vmm *m, struct iface *ifc)
+{
+	struct port *pt = &ifc->port;
+	for (int n = 0; n < BATCH && !ifc->pend.active && port_open(pt); n++) {
+		ssize_t r = pt->ops->recv(pt, m->buf, sizeof(m->buf));
+		if (r < 0)
+			port_gone(m, ifc, (int)-r);
+		if (r <= 0)
+			break;
+		if ((size_t)r < VSW_VNET_HDR || (size_t)r > VQ_FRAME_MAX) {
+			ifc->sw.stats.runts++;
+			continue;
+		}
+		ADD(ifc->st->from_guest_frames, 1);
+		ADD(ifc->st->from_guest_bytes, (uint64_t)r - VSW_VNET_HDR);
+		/* the header is the guest kernel's own: nothing to check */
+		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
+					     (size_t)r - VSW_VNET_HDR);
+		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
+		if (full && worth_holding(ifc, ports, full)) {
+			hold(&ifc->pend, m->buf, (size_t)r, full);
+			pt->ops->pause(pt, true);
+		}
+	}
+}
+
+/* Frames the peer sent: copied out of shared memory before anything looks
+ * at them (the peer can rewrite its buffers at any time), then switched. */
+static void pump_link(struct vmm *m, struct link *l)
+{
+	struct iface *ifc = l->ifc;
+	struct vq_frame f;
+	uint64_t now = m->flt ? sys_now_ns() : 0;
+	int n = 0;
+	l->more = false;
+	while (!l->dead && !l->pend.active) {
+		if (n == BATCH) {
+			l->more = true;
+			break;
+		}
+		int r = vq_port_recv(&l->vq, &f, 1);
+		if (r < 0) {
+			link_dead(m, l, r);
+			return;
+		}
+		if (r == 0) {
+			/* idle: ask for a kick, unless frames slipped in */
+			l->more = vq_port_rx_wait(&l->vq);
+			break;
+		}
+		n++;
+		size_t len = 0;
+		for (unsigned k = 0; k < f.niov; k++) {
+			memcpy(m->buf + len, f.iov[k].iov_base, f.iov[k].iov_len);
+			len += f.iov[k].iov_len;
+		}
+		vq_port_recv_done(&l->vq, &f, 1);
+		ADD(l->st->rx_frames, 1);
+		ADD(l->st->rx_bytes, len);
+		if (!vsw_vnet_ok(m->buf, len)) {
+			ADD(ifc->st->bad_header, 1);
+			continue;
+		}
+		const uint8_t *eth = m->buf + VSW_VNET_HDR;
+		size_t eth_len = len - VSW_VNET_HDR;
+		uint64_t ports = vsw_forward(&ifc->sw, l->port, eth, eth_len);
+		/* a filter decides on the private copy, which is what it sends */
+		if (ports && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW)
+			ports = 0;
+		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
+		/* stop taking from this link until the frame is out */
+		if (full && worth_holding(ifc, ports, full))
+			hold(&l->pend, m->buf, len, full);
+	}
+	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
+	if (kick < 0) {
+		link_dead(m, l, kick);
+	} else if (kick) {
+		sys_ring(l->peer_bell);
+		ADD(l->st->kicks, 1);
+	}
+}
+
+/* Retry a held frame; drop it if held too long.  True once it is gone. */
+static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t now)
+{
+	pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
+	if (pd->ports && now - pd->since > STALL_NS) {
+		for (uint64_t p = pd->ports; p; p &= p - 1) {
+			ifc->link[__builtin_ctzll(p)]->stalled = true;
+			ADD(ifc->link[__builtin_ctzll(p)]->st->drop_stalled, 1);
+		}
+		pd->ports = 0;
+	}
+	pd->active = pd->ports != 0;
+	return !pd->active;
+}
+
+static void retry_pending(struct vmm *m, uint64_t now)
+{
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		if (ifc->pend.active && retry(m, ifc, &ifc->pend, now) && port_open(&ifc->port))
+			ifc->port.ops->pause(&ifc->port, false);
+	}
+	for (unsigned i = 0; i < m->n_links; i++) {
+		struct link *l = &m->links[i];
+		if (l->pend.active && retry(m, l->ifc, &l->pend, now))
+			l->more = true;   /* resume taking from it */
+	}
+}
+
+static void publish_all(struct vmm *m)
+{
+	for (unsigned i = 0; i < m->n_links; i++) {
+		struct link *l = &m->links[i];
+		if (!l->dirty || l->dead)
+			continue;
+		l->dirty = false;
+		int kick = vq_port_tx_publish(&l->vq);
+		if (kick < 0) {
+			link_dead(m, l, kick);
+		} else if (kick) {
+			sys_ring(l->peer_bell);
+			ADD(l->st->kicks, 1);
+		}
+	}
+}
+
+static void sync_counter(struct vmm_counter *to, const struct flt_counter *from)
+{
+	PUT(to->frames, from->frames);
+	PUT(to->bytes, from->bytes);
+}
+
+/* Publish what the switch and the filter counted.  The filter's counters
+ * (one pair per rule) are copied at most every SYNC_NS while busy, and
+ * always before sleeping. */
+static void sync_stats(struct vmm *m, bool idle)
+{
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		PUT(ifc->st->spoofed, ifc->sw.stats.spoofed);
+		PUT(ifc->st->unknown, ifc->sw.stats.unknown);
+		PUT(ifc->st->runts, ifc->sw.stats.runts);
+	}
+	uint64_t now = m->flt ? sys_now_ns() : 0;
+	if (!m->flt || (!idle && now - m->synced < SYNC_NS))
+		return;
+	m->synced = now;
+	struct flt_stats fs;
+	flt_stats(m->flt, &fs);
+	struct vmm_filter_stats *t = &m->stats->filter;
+	sync_counter(&t->allowed, &fs.allowed);
+	sync_counter(&t->dropped, &fs.dropped);
+	sync_counter(&t->policy, &fs.policy);
+	sync_counter(&t->malformed, &fs.malformed);
+	sync_counter(&t->ct_hit, &fs.ct_hit);
+	PUT(t->ct_created, fs.ct_created);
+	PUT(t->ct_expired, fs.ct_expired);
+	PUT(t->ct_full, fs.ct_full);
+	PUT(t->ct_entries, fs.ct_entries);
+	PUT(t->ct_capacity, fs.ct_capacity);
+	for (unsigned r = 0; r < m->n_rules; r++) {
+		struct flt_counter c;
+		if (flt_rule_stats(m->flt, r, &c) == 0)
+			sync_counter(vmm_stats_rule(m->stats, m->n_ifc, m->n_links, r), &c);
+	}
+}
+
+void vmm_run(struct vmm *m)
+{
+	struct epoll_event ev[64];
+	for (;;) {
+		publish_all(m);
+		bool busy = false, held = false;
+		for (unsigned i = 0; i < m->n_links; i++) {
+			busy |= m->links[i].more && !m->links[i].dead;
+			held |= m->links[i].pend.active;
+		}
+		for (unsigned i = 0; i < m->n_ifc; i++)
+			held |= m->ifc[i].pend.active;
+		sync_stats(m, !busy);
+		int n = epoll_wait(m->epfd, ev, 64, busy ? 0 : held ? 10 : -1);
+		if (n < 0 && errno != EINTR)
+			vmm_fail("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			uint64_t u = ev[i].data.u64;
+			if (EV_KIND(u) == EV_SIGNAL) {
+				struct signalfd_siginfo si;
+				if (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
+					return;
+			} else if (EV_KIND(u) == EV_LINK && EV_INDEX(u) < m->n_links) {
+				struct link *l = &m->links[EV_INDEX(u)];
+				sys_clear(l->bell);
+				l->more = true;
+			}
+		}
+		for (unsigned i = 0; i < m->n_links; i++)
+			if (m->links[i].more)
+				pump_link(m, &m->links[i]);
+		if (held)
+			retry_pending(m, sys_now_ns());
+		for (int i = 0; i < n; i++) {
+			uint64_t u = ev[i].data.u64;
+			if (EV_KIND(u) != EV_PORT || EV_INDEX(u) >= m->n_ifc)
+				continue;
+			struct iface *ifc = &m->ifc[EV_INDEX(u)];
+			if (!port_open(&ifc->port))
+				continue;
+			unsigned what = ifc->port.ops->event(&ifc->port, EV_SUB(u), ev[i].events);
+			if (what & PORT_EV_GONE)
+				port_gone(m, ifc, EIO);
+			else if ((what & PORT_EV_FRAMES) && !ifc->pend.active)
+				pump_port(m, ifc);
+		}
+	}
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * setup.c - everything a vmm does before the first frame, while it still
+ * has the privileges for it: read the lab, map the stats region and the
+ * links, enter the guest's namespace and open its ports (or compile a
+ * filter's rules), and build the event loop.  Any failure is final
+ * (vmm_fail): the supervisor reports it and takes the lab down.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "filter.h"
+#include "netns.h"
+#include "sys.h"
+#include "vmm.h"
+
+#define LAB_TEXT_MAX (1u << 20)
+
+/* A guest's vmm enters its namespace before it creates anything, so a TAP
+ * is never made in the host's. */
+static void setup_guest_netns(struct vmm *m, const char *netns)
+{
+	int fd = netns_open(netns);
+	if (fd < 0)
+		vmm_fail("namespace %s: %s", netns, strerror(-fd));
+	int err = netns_enter(fd);
+	close(fd);
+	if (err)
+		vmm_fail("cannot enter namespace %s: %s", netns, strerror(-err));
+	/* Addresses in a lab are unique by construction: skip duplicate
+	 * address detection so IPv6 is usable at once. */
+	netdev_sysctl("net/ipv6/conf/all/accept_dad", "0");
+	netdev_sysctl("net/ipv6/conf/default/accept_dad", "0");
+	if ((err = netdev_up("lo")))
+		vmm_fail("cannot bring lo up: %s", strerror(-err));
+
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		const char *what;
+		if ((err = tap_port_open(&m->ifc[i].port, m->ifc[i].li, m->epfd, i, &what)))
+			vmm_fail("cannot %s %s: %s", what, m->ifc[i].li->name, strerror(-err));
+	}
+}
+
+/* A filter node: its rules in order (lab lines and rules file), compiled
+ * once; the node gets an empty network namespace of its own, since it
+ * needs none (best effort: isolation, not function). */
+static void setup_filter(struct vmm *m, const struct lab_rule *file, unsigned n_file)
+{
+	const struct lab_filter *lf = &m->node->filter;
+	const struct lab_rule **order = calloc(lf->n_rules + n_file + 1, sizeof(*order));
+	struct flt_rule *rules = calloc(lf->n_rules + n_file + 1, sizeof(*rules));
+	if (!order || !rules)
+		vmm_fail("out of memory");
+	unsigned n = lab_filter_rules(lf, file, n_file, order);
+	for (unsigned i = 0; i < n; i++) {
+		char why[FLT_ERR_MAX];
+		if (flt_rule_parse(order[i]->text, &rules[i], why, sizeof(why)))
+			vmm_fail("rule at line %u: %s", order[i]->line, why);
+	}
+	struct flt_config cfg = {
+		.rules = rules,
+		.nrules = n,
+		.policy = lf->policy == LAB_POLICY_ALLOW ? FLT_ALLOW : FLT_DROP,
+		.stateful = lf->stateful,
+	};
+	/* a random key, so peers cannot aim their flows at one bucket */
+	if (getrandom(cfg.hash_key, sizeof(cfg.hash_key), 0) != sizeof(cfg.hash_key))
+		vmm_fail("getrandom: %s", strerror(errno));
+	if (!(m->flt = flt_new(&cfg)))
+		vmm_fail("cannot set up the filter: %s", strerror(errno));
+	free(rules);
+	free(order);
+	if (unshare(CLONE_NEWNET) < 0)
+		fprintf(stderr, "%s: %s: no namespace of its own: %s\n", vmm_prog, m->node->name,
+			strerror(errno));
+}
+
+/* The lab text and the rules file come as sealed memfds: read whole. */
+static char *read_text(int fd, const char *what, size_t *len)
+{
+	int err;
+	char *text = sys_read_fd(fd, LAB_TEXT_MAX, len, &err);
+	if (!text)
+		vmm_fail("cannot read the %s from fd %d: %s", what, fd, strerror(-err));
+	close(fd);
+	return text;
+}
+
+static void setup_stats(struct vmm *m, int stats_fd)
+{
+	int err;
+	m->stats = sys_map_sealed(stats_fd, &m->stats_len, &err);
+	if (!m->stats)
+		vmm_fail("cannot map stats: %s", strerror(-err));
+	close(stats_fd);
+	if (m->stats_len < vmm_stats_bytes(m->n_ifc, m->n_links, m->n_rules) ||
+	    m->stats->n_ifaces != m->n_ifc || m->stats->n_links != m->n_links ||
+	    m->stats->n_rules != m->n_rules)
+		vmm_fail("stats region does not fit this node");
+	m->stats->pid = (uint64_t)getpid();
+}
+
+/* Link k, the j-th of interface i: map it, attach as our side, and teach
+ * the interface's switch the MACs behind it. */
+static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsigned k,
+		       const struct link_arg *la, unsigned n_la)
+{
+	struct iface *ifc = &m->ifc[i];
+	struct link *l = &m->links[k];
+	unsigned index = ifc->li->links[j];
+	const struct link_arg *a = NULL;
+	for (unsigned x = 0; x < n_la; x++)
+		if (la[x].index == index)
+			a = &la[x];
+	if (!a)
+		vmm_fail("no --link for link %u", index);
+	int side = lab_link_side(m->lab, index, ni, i);
+	if (side < 0)
+		vmm_fail("link %u does not end at %s.%s", index, m->node->name, ifc->li->name);
+	l->index = index;
+	l->side = (unsigned)side;
+	l->port = j;
+	l->ifc = ifc;
+	l->bell = a->bell;
+	l->peer_bell = a->peer_bell;
+	l->st = vmm_stats_link(m->stats, m->n_ifc, k);
+	/* a filter holds a link's frame while its destinations are full */
+	if (m->node->kind != LAB_GUEST && !(l->pend.buf = malloc(VQ_FRAME_MAX)))
+		vmm_fail("out of memory");
+	int err;
+	l->mem = sys_map_sealed(a->mem, &l->len, &err);
+	if (!l->mem)
+		vmm_fail("link %u: cannot map: %s", l->index, strerror(-err));
+	close(a->mem);
+	if ((err = vq_port_attach(&l->vq, l->mem, l->len, l->side)))
+		vmm_fail("link %u: %s", l->index, vq_strerror(err));
+	ifc->link[j] = l;
+
+	uint8_t macs[VSW_MACS_MAX][6];
+	size_t nm;
+	if (lab_link_macs(m->lab, l->index, l->side, macs, VSW_MACS_MAX, &nm))
+		vmm_fail("link %u: too many MACs behind it", l->index);
+	for (size_t x = 0; x < nm; x++)
+		if ((err = vsw_add(&ifc->sw, macs[x], j)))
+			vmm_fail("link %u: MAC table: %s", l->index, strerror(-err));
+}
+
+/* One epoll set for everything; the signals that end us arrive as events. */
+static void setup_loop(struct vmm *m)
+{
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->epfd < 0 || m->sigfd < 0)
+		vmm_fail("epoll/signalfd: %s", strerror(errno));
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV(EV_SIGNAL, 0, 0) };
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev) < 0)
+		vmm_fail("epoll: %s", strerror(errno));
+	for (unsigned i = 0; i < m->n_links; i++) {
+		ev.data.u64 = EV(EV_LINK, i, 0);
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->links[i].bell, &ev) < 0)
+			vmm_fail("epoll: %s", strerror(errno));
+		m->links[i].more = true;   /* look once: the peer may be ahead */
+	}
+}
+
+void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_fd, int stats_fd,
+	       int rules_fd, const struct link_arg *la, unsigned n_la)
+{
+	size_t len;
+	char *text = read_text(lab_fd, "lab", &len);
+	struct lab_error le;
+	if (lab_parse(text, len, "lab", &m->lab, &le) < 0)
+		vmm_fail("lab: line %u: %s", le.line, le.msg);
+	free(text);
+	int ni = lab_node_find(m->lab, node_name);
+	if (ni < 0)
+		vmm_fail("no node \"%s\" in the lab", node_name);
+	m->node = &m->lab->nodes[ni];
+	bool guest = m->node->kind == LAB_GUEST;
+	if (guest != (netns != NULL))
+		vmm_fail(guest ? "a guest needs --netns" : "a filter has no namespace to enter");
+	if (!guest && (m->node->filter.rules_file != NULL) != (rules_fd >= 0))
+		vmm_fail("--rules-fd goes with, and only with, a rules file");
+	struct lab_rule *file_rules = NULL;
+	unsigned n_file = 0;
+	if (rules_fd >= 0) {
+		char *rt = read_text(rules_fd, "rules file", &len);
+		if (lab_parse_rules(rt, len, &file_rules, &n_file, &le))
+			vmm_fail("rules file: line %u: %s", le.line, le.msg);
+		free(rt);
+	}
+	if (!guest)
+		m->n_rules = m->node->filter.n_rules + n_file;
+
+	m->n_ifc = m->node->n_ifaces;
+	m->ifc = calloc(m->n_ifc ? m->n_ifc : 1, sizeof(*m->ifc));
+	m->n_links = lab_node_links(m->node);
+	m->links = calloc(m->n_links ? m->n_links : 1, sizeof(*m->links));
+	if (!m->ifc || !m->links)
+		vmm_fail("out of memory");
+	if (n_la != m->n_links)
+		vmm_fail("%u links given, %s has %u", n_la, node_name, m->n_links);
+	setup_stats(m, stats_fd);
+
+	unsigned k = 0;
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct iface *ifc = &m->ifc[i];
+		ifc->li = &m->node->ifaces[i];
+		ifc->port.fd = -1;
+		ifc->st = vmm_stats_if(m->stats, i);
+		ifc->pend.buf = malloc(VQ_FRAME_MAX);
+		if (!ifc->pend.buf)
+			vmm_fail("out of memory");
+		vsw_init(&ifc->sw, !guest);   /* a filter bridges its links */
+		if (guest && vsw_add(&ifc->sw, ifc->li->mac, VSW_LOCAL))
+			vmm_fail("%s: bad MAC", ifc->li->name);
+		for (unsigned j = 0; j < ifc->li->n_links; j++, k++)
+			setup_link(m, (unsigned)ni, i, j, k, la, n_la);
+	}
+
+	setup_loop(m);
+	if (guest)
+		setup_guest_netns(m, netns);
+	else
+		setup_filter(m, file_rules, n_file);
+	lab_rules_free(file_rules, n_file);
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm.h - the parts of vqnet-vmm and what they share.
+ *
+ *   main.c      arguments, and the order of start-up
+ *   setup.c     the lab, the stats region, the links, the namespace, a filter's rules
+ *   sandbox.c   giving up privileges before the first frame
+ *   datapath.c  the event loop: forwarding and back-pressure
+ *   tap.c       the TAP guest port (a namespace guest's interfaces)
+ *
+ * A node has interfaces; each interface has at most one guest port (none in
+ * a filter) and links to peers, numbered as ports of its switch.  Setup
+ * fills these structs; the datapath only moves frames between them.
+ */
+#ifndef VQNET_VMM_H
+#define VQNET_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lab.h"
+#include "link.h"
+#include "vmm_stats.h"
+#include "vswitch.h"
+
+struct flt;
+
+#define BATCH 32             /* frames per source per wake-up */
+
+/* What an epoll event is about: a kind, an index (interface or link) and a
+ * sub-index (which of a port's descriptors), not a pointer, so telling
+ * them apart compares numbers, not pointers to unrelated objects. */
+enum { EV_SIGNAL, EV_LINK, EV_PORT };
+#define EV(kind, i, sub) ((uint64_t)(kind) << 48 | (uint64_t)(uint16_t)(sub) << 32 | (uint32_t)(i))
+#define EV_KIND(u) ((unsigned)((u) >> 48))
+#define EV_SUB(u) ((unsigned)(uint16_t)((u) >> 32))
+#define EV_INDEX(u) ((unsigned)(uint32_t)(u))
+
+/* ---- guest ports ------------------------------------------------------------ */
+/*
+ * A guest port is where one interface's guest meets the vmm: a TAP device
+ * (tap.c) for a namespace guest; a vhost-user virtio-net device for a QEMU
+ * guest fits the same shape (its TX queue is recv, its RX queue is send,
+ * its socket and kick eventfds are its descriptors).  Frames crossing a
+ * port are link frames: the 12-byte virtio-net header, then Ethernet.
+ *
+ * The datapath knows a port only through these operations.  A port
+ * registers its own descriptors with the event loop (tagged
+ * EV(EV_PORT, interface, sub)) and turns their events into PORT_EV_* bits.
+ * None of them blocks.
+ */
+enum {
+	PORT_EV_FRAMES = 1,  /* the guest may have sent frames: call recv */
+	PORT_EV_ROOM = 2,    /* a port that said "full" can take frames again */
+	PORT_EV_GONE = 4,    /* the port is dead: close it */
+};
+
+struct port;
+
+struct port_ops {
+	const char *kind;
+	/* The next frame the guest sent, copied into buf (cap bytes): its
+	 * length (which may be out of bounds; the caller checks), 0 when
+	 * there is none now, or -errno when the port is gone. */
+	ssize_t (*recv)(struct port *p, uint8_t *buf, size_t cap);
+	/* A frame for the guest: 0 when taken; -EAGAIN when the port is full
+	 * (it reports PORT_EV_ROOM once it has room; a TAP never is, the
+	 * kernel queues or drops behind it); another -errno: dropped. */
+	int (*send)(struct port *p, const uint8_t *f, size_t len);
+	/* Stop (true) or resume (false) reporting PORT_EV_FRAMES: the
+	 * guest's frames then wait on its side (back-pressure). */
+	void (*pause)(struct port *p, bool pause);
+	/* An event on its descriptor sub: PORT_EV_* bits. */
+	unsigned (*event)(struct port *p, unsigned sub, uint32_t events);
+	/* Let go of everything; the port is unused afterwards. */
+	void (*close)(struct port *p);
+};
+
+struct port {
+	const struct port_ops *ops;  /* NULL: no port (a filter), or closed */
+	int epfd;                    /* the event loop it registers with */
+	unsigned index;              /* its interface's, for its event tags */
+	bool paused;
+	int fd;                      /* TAP: the device */
+};
+
+static inline bool port_open(const struct port *p)
+{
+	return p->ops != NULL;
+}
+
+/* tap.c: a TAP device called li->name in the current namespace, with the
+ * lab's MAC and addresses, up, registered with epfd.  0 or -errno, with
+ * *what saying which step failed. */
+int tap_port_open(struct port *p, const struct lab_iface *li, int epfd, unsigned index,
+		  const char **what);
+
+/* tap.c: bring interface name up; write /proc/sys/<key> (this namespace's
+ * net.* keys).  0 or -errno. */
+int netdev_up(const char *name);
+int netdev_sysctl(const char *key, const char *value);
+
+/* ---- interfaces and links ----------------------------------------------------- */
+
+/* A frame waiting for full links. */
+struct pending {
+	bool active;
+	uint64_t ports;      /* switch ports still to deliver to */
+	uint64_t since;
+	size_t len;
+	uint8_t *buf;        /* VQ_FRAME_MAX bytes, allocated once */
+};
+
+struct iface;
+
+struct link {
+	unsigned index;      /* in lab->links */
+	unsigned side;
+	unsigned port;       /* vswitch port on its interface */
+	struct iface *ifc;
+	struct vq_port vq;
+	void *mem;
+	size_t len;
+	int bell, peer_bell; /* ours (we wait on it), the peer's (we ring it) */
+	bool dirty;          /* frames sent since the last publish */
+	bool more;           /* the receive side may hold more frames */
+	bool dead;           /* the peer broke the protocol */
+	bool stalled;        /* held a frame for STALL_NS: do not wait for it */
+	struct pending pend; /* filter nodes: a frame waiting for full links */
+	struct vmm_link_stats *st;
+};
+
+struct iface {
+	const struct lab_iface *li;
+	struct port port;    /* the guest's end; none in a filter */
+	struct vsw sw;
+	struct link *link[VSW_LINKS];   /* by switch port */
+	struct pending pend; /* a guest frame waiting for full links */
+	struct vmm_if_stats *st;
+};
+
+struct vmm {
+	struct lab *lab;
+	const struct lab_node *node;
+	struct iface *ifc;
+	unsigned n_ifc;
+	struct link *links;
+	unsigned n_links;
+	struct vmm_stats *stats;
+	size_t stats_len;
+	struct flt *flt;     /* filter nodes only */
+	unsigned n_rules;
+	uint64_t synced;     /* when the filter's counters were last published */
+	int epfd, sigfd;
+	uint8_t buf[VQ_FRAME_MAX + 1];
+};
+
+/* One --link argument: which link, and the descriptors for it. */
+struct link_arg {
+	unsigned index;
+	int mem, bell, peer_bell;
+};
+
+/* main.c: our name, for messages. */
+extern const char *vmm_prog;
+
+/* main.c: a failure before the datapath runs: said to the supervisor
+ * (through the ready pipe) and on stderr, then exit. */
+__attribute__((format(printf, 1, 2), noreturn))
+void vmm_fail(const char *fmt, ...);
+
+/* setup.c: everything before the first frame; fails through vmm_fail. */
+void vmm_setup(struct vmm *m, const char *node, const char *netns, int lab_fd, int stats_fd,
+	       int rules_fd, const struct link_arg *la, unsigned n_la);
+
+/* sandbox.c: become uid (and gid uid), for good; fails through vmm_fail. */
+void vmm_sandbox(pid_t supervisor, uid_t uid);
+
+/* datapath.c: move frames until SIGTERM, SIGINT or SIGHUP. */
+void vmm_run(struct vmm *m);
+
+#endif
