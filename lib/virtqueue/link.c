@@ -133,13 +133,17 @@ int vq_port_send(struct vq_port *p, const void *frame, size_t len)
 	if (len == 0 || len > VQ_FRAME_MAX)
 		return -VQ_ETOOBIG;
 	unsigned n = (unsigned)((len + p->chunk - 1) / p->chunk);
-	if (n > vq_drv_num_free(&p->tx)) {
-		int err = vq_port_reclaim(p);
-		if (err < 0)
-			return err;
-	}
+	/* Reclaim first, every time, not only when the free list runs dry:
+	 * the driver pushes freed chains at the head of its free list, so the
+	 * chunks the peer just returned (still in cache, already backed by
+	 * pages) are the next ones used, and a quiet link keeps touching the
+	 * same few pages instead of walking its whole pool (hardening #19).
+	 * It costs one load of the used index when nothing came back. */
+	int err = vq_port_reclaim(p);
+	if (err < 0)
+		return err;
 	uint16_t ids[VQ_CHAIN_MAX];
-	int err = vq_drv_peek_free(&p->tx, n, ids);
+	err = vq_drv_peek_free(&p->tx, n, ids);
 	if (err)
 		return port_fail(p, err);
 

@@ -16,8 +16,10 @@
  * Memory: a link costs vq_link_bytes(num, chunk).  With the defaults (256
  * entries of 2 KiB per direction) that is 1,064,960 bytes: two 6.6 KiB rings
  * and two 512 KiB pools, enough for 8 frames of 64 KiB or 256 of 1500 bytes
- * in flight each way.  The sender reuses the most recently freed chunks first,
- * so an idle or lightly loaded link touches only a few pages of its pools.
+ * in flight each way.  The sender reclaims returned chunks before every
+ * send and reuses the most recently freed first, so a link that carries
+ * one frame at a time touches a few pages of its pools (memfd pages are
+ * allocated on first touch); a saturated one touches all of them.
  *
  * Untrusted: everything in the region, the header included.  attach reads
  * the header once, recomputes the layout from num and chunk and refuses any
@@ -95,7 +97,8 @@ struct vq_frame {
 int vq_port_attach(struct vq_port *p, void *mem, size_t len, unsigned side);
 
 /* Queue one frame (1..VQ_FRAME_MAX bytes) for the peer, copying it into our
- * chunks; reclaims used chunks first if needed.  -VQ_ENOSPC when the peer
+ * chunks; reclaims returned chunks first, always, and uses the most
+ * recently returned.  -VQ_ENOSPC when the peer
  * has not returned enough: call vq_port_tx_wait and try again later.
  * Nothing is visible to the peer before vq_port_tx_publish. */
 int vq_port_send(struct vq_port *p, const void *frame, size_t len);
