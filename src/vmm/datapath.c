@@ -30,31 +30,57 @@
 #define ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
+/* The state word says what the flags say, at every change of them. */
+static void link_state(struct link *l)
+{
+	PUT(l->st->state, l->dead ? VMM_LINK_BROKEN : l->stalled ? VMM_LINK_STALLED
+			  : l->waiting ? VMM_LINK_FULL : VMM_LINK_OK);
+}
+
 static void link_dead(struct vmm *m, struct link *l, int err)
 {
 	if (l->dead)
 		return;
 	l->dead = true;
+	link_state(l);
 	PUT(l->st->error, err);
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, l->bell, NULL);
 	fprintf(stderr, "%s: %s: link %u: %s; link disabled\n", vmm_prog, m->node->name,
 		l->index, vq_strerror(err));
 }
 
+/* Which links a held frame still waits for (0: none, it is gone); keeps
+ * each link's count of frames waiting for it, and its state word, true. */
+static void pend_set(struct iface *ifc, struct pending *pd, uint64_t ports)
+{
+	uint64_t was = pd->active ? pd->ports : 0;
+	for (uint64_t d = was ^ ports; d; d &= d - 1) {
+		struct link *l = ifc->link[__builtin_ctzll(d)];
+		if (ports & (d & -d))
+			l->waiting++;
+		else
+			l->waiting--;
+		link_state(l);
+	}
+	pd->ports = ports;
+	pd->active = ports != 0;
+}
+
 /* The guest deleted its interface (or its port failed): stop watching it
- * rather than spin on its error. */
+ * rather than spin on its error.  A frame it sent and we hold still goes. */
 static void port_gone(struct vmm *m, struct iface *ifc, int err)
 {
 	ifc->port.ops->close(&ifc->port);
-	ifc->pend.active = false;
 	fprintf(stderr, "%s: %s: %s is gone (%s); frames for it are dropped\n", vmm_prog,
 		m->node->name, ifc->li->name, strerror(err));
 }
 
-/* f is a link frame: the virtio-net header, then the Ethernet frame. */
+/* f is a link frame: the virtio-net header, then the Ethernet frame.  A
+ * port that is gone, refuses it, or is full drops it: no port says "full"
+ * yet (a TAP never does); one that will must hold it as links do. */
 static void to_guest(struct iface *ifc, const uint8_t *f, size_t len)
 {
-	if (ifc->port.ops->send(&ifc->port, f, len) == 0) {
+	if (port_open(&ifc->port) && ifc->port.ops->send(&ifc->port, f, len) == 0) {
 		ADD(ifc->st->to_guest_frames, 1);
 		ADD(ifc->st->to_guest_bytes, len - VSW_VNET_HDR);
 	} else {
@@ -70,16 +96,17 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 {
 	uint64_t full = 0;
 	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
-		if (port_open(&ifc->port))
-			to_guest(ifc, f, len);
+		to_guest(ifc, f, len);
 		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
 	}
 	while (ports) {
 		unsigned p = (unsigned)__builtin_ctzll(ports);
 		ports &= ports - 1;
 		struct link *l = ifc->link[p];
-		if (l->dead)
+		if (l->dead) {
+			ADD(l->st->drop_broken, 1);
 			continue;
+		}
 		int err = vq_port_send(&l->vq, f, len);
 		/* Full: ask for a kick when buffers come back, and try again
 		 * as long as some have come back meanwhile (a 64 KiB frame may
@@ -94,9 +121,13 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 			full |= VSW_PORT_BIT(p);
 		} else if (err) {
 			link_dead(m, l, err);
+			ADD(l->st->drop_broken, 1);
 		} else {
 			l->dirty = true;
-			l->stalled = false;
+			if (l->stalled) {
+				l->stalled = false;
+				link_state(l);
+			}
 			ADD(l->st->tx_frames, 1);
 			ADD(l->st->tx_bytes, len);
 		}
@@ -115,13 +146,13 @@ static bool worth_holding(struct iface *ifc, uint64_t ports, uint64_t full)
 	return false;
 }
 
-static void hold(struct pending *pd, const uint8_t *f, size_t len, uint64_t ports)
+static void hold(struct iface *ifc, struct pending *pd, const uint8_t *f, size_t len,
+		 uint64_t ports)
 {
 	memcpy(pd->buf, f, len);
 	pd->len = len;
-	pd->ports = ports;
 	pd->since = sys_now_ns();
-	pd->active = true;
+	pend_set(ifc, pd, ports);
 }
 
 /* Frames the guest sent: port -> vswitch -> links. */
@@ -145,7 +176,7 @@ static void pump_port(struct vmm *m, struct iface *ifc)
 					     (size_t)r - VSW_VNET_HDR);
 		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
 		if (full && worth_holding(ifc, ports, full)) {
-			hold(&ifc->pend, m->buf, (size_t)r, full);
+			hold(ifc, &ifc->pend, m->buf, (size_t)r, full);
 			pt->ops->pause(pt, true);
 		}
 	}
@@ -197,7 +228,7 @@ static void pump_link(struct vmm *m, struct link *l)
 		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
 		/* stop taking from this link until the frame is out */
 		if (full && worth_holding(ifc, ports, full))
-			hold(&l->pend, m->buf, len, full);
+			hold(ifc, &l->pend, m->buf, len, full);
 	}
 	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
 	if (kick < 0) {
@@ -211,15 +242,16 @@ static void pump_link(struct vmm *m, struct link *l)
 /* Retry a held frame; drop it if held too long.  True once it is gone. */
 static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t now)
 {
-	pd->ports = deliver(m, ifc, pd->buf, pd->len, pd->ports);
-	if (pd->ports && now - pd->since > STALL_NS) {
-		for (uint64_t p = pd->ports; p; p &= p - 1) {
-			ifc->link[__builtin_ctzll(p)]->stalled = true;
-			ADD(ifc->link[__builtin_ctzll(p)]->st->drop_stalled, 1);
+	uint64_t left = deliver(m, ifc, pd->buf, pd->len, pd->ports);
+	if (left && now - pd->since > STALL_NS) {
+		for (uint64_t p = left; p; p &= p - 1) {
+			struct link *l = ifc->link[__builtin_ctzll(p)];
+			l->stalled = true;
+			ADD(l->st->drop_stalled, 1);
 		}
-		pd->ports = 0;
+		left = 0;
 	}
-	pd->active = pd->ports != 0;
+	pend_set(ifc, pd, left);   /* and the stalled links' state words */
 	return !pd->active;
 }
 
@@ -311,6 +343,7 @@ void vmm_run(struct vmm *m)
 		int n = epoll_wait(m->epfd, ev, 64, busy ? 0 : held ? 10 : -1);
 		if (n < 0 && errno != EINTR)
 			vmm_fail("epoll_wait: %s", strerror(errno));
+		ADD(m->stats->wakeups, 1);
 		for (int i = 0; i < n; i++) {
 			uint64_t u = ev[i].data.u64;
 			if (EV_KIND(u) == EV_SIGNAL) {

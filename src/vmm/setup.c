@@ -132,6 +132,7 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	l->bell = a->bell;
 	l->peer_bell = a->peer_bell;
 	l->st = vmm_stats_link(m->stats, m->n_ifc, k);
+	l->st->state = VMM_LINK_OK;
 	/* a filter holds a link's frame while its destinations are full */
 	if (m->node->kind != LAB_GUEST && !(l->pend.buf = malloc(VQ_FRAME_MAX)))
 		vmm_fail("out of memory");

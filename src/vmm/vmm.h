@@ -128,6 +128,7 @@ struct link {
 	bool more;           /* the receive side may hold more frames */
 	bool dead;           /* the peer broke the protocol */
 	bool stalled;        /* held a frame for STALL_NS: do not wait for it */
+	unsigned waiting;    /* held frames (of any source) waiting for it */
 	struct pending pend; /* filter nodes: a frame waiting for full links */
 	struct vmm_link_stats *st;
 };
