@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
@@ -28,23 +29,34 @@ static int path_of(const char *name, char *buf, size_t len)
 }
 
 /* /run/netns must be a shared mount point, so that removing a name also
- * removes it in mount namespaces created since (as `ip netns` arranges). */
+ * removes it in mount namespaces created since (as `ip netns` arranges).
+ * As iproute2 does, the one-time setup runs under a lock on the directory:
+ * two creators racing would otherwise stack bind mounts on it.  A new
+ * mount point is made private before it is shared, so that it leaves the
+ * peer group of /run it was born into (a shared /run would otherwise copy
+ * every namespace mounted here into each of its peers). */
 static int prepare_dir(void)
 {
 	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
-		return 0;
-	if (errno != EINVAL)
+	int lock = open(NETNS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0)
 		return -errno;
-	/* not a mount point yet: make it one, then share it */
-	if (mount(NETNS_DIR, NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0 ||
-	    mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0)
-		return -errno;
-	return 0;
+	int err = flock(lock, LOCK_EX) < 0 ? -errno : 0;
+	if (!err && mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0) {
+		err = -errno;
+		/* EINVAL: not a mount point yet: make it one, then share it */
+		if (err == -EINVAL)
+			err = mount(NETNS_DIR, NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0 ||
+			      mount("", NETNS_DIR, "none", MS_PRIVATE, NULL) < 0 ||
+			      mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0 ? -errno : 0;
+	}
+	close(lock);   /* and with it the lock */
+	return err;
 }
 
-int netns_create(const char *name)
+/* Bind the namespace at ns (a /proc/PID/ns/net path) to name. */
+static int bind_name(const char *name, const char *ns)
 {
 	char path[PATH_MAX];
 	int err = path_of(name, path, sizeof(path));
@@ -54,30 +66,40 @@ int netns_create(const char *name)
 	if (fd < 0)
 		return -errno;
 	close(fd);
-
-	/* A child makes the namespace and pins it with a bind mount; we
-	 * stay where we are. */
-	pid_t pid = fork();
-	if (pid < 0) {
+	if (mount(ns, path, "none", MS_BIND, NULL) < 0) {
 		err = -errno;
 		unlink(path);
 		return err;
 	}
+	return 0;
+}
+
+int netns_attach(const char *name, pid_t pid)
+{
+	char ns[64];
+	if (pid <= 1)
+		return -EINVAL;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
+	return bind_name(name, ns);
+}
+
+int netns_create(const char *name)
+{
+	/* A child makes the namespace and names it; we stay where we are. */
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNET) < 0 ||
-		    mount("/proc/self/ns/net", path, "none", MS_BIND, NULL) < 0)
-			_exit(errno ? errno : EIO);
-		_exit(0);
+		int err = unshare(CLONE_NEWNET) < 0 ? -errno : bind_name(name, "/proc/self/ns/net");
+		_exit(err < 0 && -err < 256 ? -err : err ? EIO : 0);
 	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		unlink(path);
-		return WIFEXITED(status) ? -WEXITSTATUS(status) : -EIO;
-	}
-	return 0;
+	if (!WIFEXITED(status))
+		return -EIO;
+	return -WEXITSTATUS(status);
 }
 
 int netns_delete(const char *name)

@@ -10,11 +10,17 @@
 #define VQNET_NETNS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define NETNS_DIR "/run/netns"
 
 /* Create a new, empty namespace called name; -EEXIST if it exists. */
 int netns_create(const char *name);
+
+/* Give the network namespace of process pid (which must live in one of
+ * its own) the name name, as `ip netns attach` does; -EEXIST if the name
+ * is taken.  The name keeps the namespace alive after the process dies. */
+int netns_attach(const char *name, pid_t pid);
 
 /* Remove the name; the namespace dies with the last process in it.
  * -ENOENT if there is no such name. */

@@ -4,7 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <string.h>
+#include <linux/sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -124,6 +129,59 @@ char *sys_read_fd(int fd, size_t max, size_t *len, int *err)
 		*err = buf && n > max ? -EFBIG : -ENOMEM;
 	free(buf);
 	return NULL;
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+int sys_close_all_but(const int *keep, unsigned n)
+{
+	int sorted[64];
+	if (n > sizeof(sorted) / sizeof(sorted[0]))
+		return -E2BIG;
+	if (n) {
+		memcpy(sorted, keep, n * sizeof(*keep));
+		qsort(sorted, n, sizeof(*sorted), int_cmp);
+	}
+	unsigned lo = 3;
+	for (unsigned i = 0; i < n; i++) {
+		if (sorted[i] < (int)lo)
+			continue;
+		if ((unsigned)sorted[i] > lo && syscall(SYS_close_range, lo, (unsigned)sorted[i] - 1, 0) < 0)
+			return -errno;
+		lo = (unsigned)sorted[i] + 1;
+	}
+	return syscall(SYS_close_range, lo, ~0u, 0) < 0 ? -errno : 0;
+}
+
+pid_t sys_fork_ns(uint64_t flags, int *pidfd)
+{
+	struct clone_args args;
+	memset(&args, 0, sizeof(args));
+	args.flags = flags | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = SIGCHLD;
+	long pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		return -errno;
+	return (pid_t)pid;   /* the kernel made the pidfd close-on-exec */
+}
+
+int sys_raise_nofile(unsigned long *soft)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -errno;
+	}
+	*soft = (unsigned long)rl.rlim_cur;
+	return 0;
 }
 
 uint64_t sys_now_ns(void)

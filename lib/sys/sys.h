@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A memfd of len bytes sealed against shrinking and growing (and against
  * further sealing), so a peer mapping it can never be cut short: returns
@@ -45,6 +46,21 @@ int sys_clear(int fd);
  * with *err = -EFBIG when it holds more than max bytes, or -errno.  The
  * one whole-fd reader of the project. */
 char *sys_read_fd(int fd, size_t max, size_t *len, int *err);
+
+/* Close every descriptor from 3 up except the n in keep (any order):
+ * really closed, not merely marked close-on-exec, so a process that never
+ * execs holds nothing it was not handed.  0 or -errno. */
+int sys_close_all_but(const int *keep, unsigned n);
+
+/* fork(2) into new namespaces (CLONE_NEW* flags): clone3 without a new
+ * stack, so the child runs on a copy of ours, as after fork.  *pidfd gets
+ * a pidfd of the child (close-on-exec).  Child: 0; parent: its pid (as
+ * our namespace sees it); -errno on failure. */
+pid_t sys_fork_ns(uint64_t flags, int *pidfd);
+
+/* Raise RLIMIT_NOFILE's soft limit to the hard one; *soft gets the limit
+ * now in force.  0 or -errno. */
+int sys_raise_nofile(unsigned long *soft);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t sys_now_ns(void);

@@ -20,8 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "guest.h"
+#include "labfile.h"
 #include "sys.h"
-#include "vqnet.h"
+#include "up.h"
 
 #define TAIL 8          /* output lines kept per program for a failure report */
 #define LINE_MAX_ 1024
@@ -59,7 +62,8 @@ struct run {
 	struct labfile lf;
 	const struct lab *lab;
 	int sigfd;
-	bool interrupted;
+	int signo;               /* the signal that interrupted us, or 0 */
+	int *handle;             /* per node: the guest's handle (guest.h), or -1 */
 	unsigned n_guests;
 	struct outcome (*res)[2];   /* [scenario][0 one vm, 1 across] */
 };
@@ -184,12 +188,12 @@ static void stop_all(struct prog *ps, unsigned n)
 			kill(-ps[i].pid, SIGKILL);
 }
 
-static pid_t spawn(const struct lab *lab, struct prog *p)
+static pid_t spawn(const struct run *r, struct prog *p)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	pid_t pid = guest_spawn(lab->name, p->guest, p->argv, -1, pfd[1], pfd[1]);
+	pid_t pid = guest_spawn(r->handle[lab_node_find(r->lab, p->guest)], p->argv, -1, pfd[1], pfd[1], true);
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
@@ -237,10 +241,10 @@ static bool linked(const struct lab *lab, unsigned a, unsigned b)
 	return false;
 }
 
-static bool pings(const struct lab *lab, const char *guest, const char *addr)
+static bool pings(const struct run *r, int guest, const char *addr)
 {
 	char *argv[] = { "ping", "-c", "1", "-W", "1", (char *)addr, NULL };
-	pid_t pid = guest_spawn(lab->name, guest, argv, -1, -1, -1);
+	pid_t pid = guest >= 0 ? guest_spawn(r->handle[guest], argv, -1, -1, -1, true) : -1;
 	int st;
 	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
@@ -276,7 +280,7 @@ static void diagnose(const struct run *r, const struct prog *p, bool across)
 			} else if (across && me >= 0 && owner != me && !linked(lab, (unsigned)me, (unsigned)owner)) {
 				printf("  diagnosis: %s is %s's address, but %s has no link to %s (they share no topology)\n",
 				       ip, lab->nodes[owner].name, p->guest, lab->nodes[owner].name);
-			} else if (across && owner != me && !pings(lab, p->guest, ip)) {
+			} else if (across && owner != me && !pings(r, me, ip)) {
 				printf("  diagnosis: %s (%s) does not answer ping from %s: unreachable (a filter?)\n",
 				       ip, lab->nodes[owner].name, p->guest);
 			} else {
@@ -355,7 +359,7 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 		else
 			snprintf(p->label, sizeof(p->label), "%s %s", p->guest, base(p->lp->argv[0]));
 		p->argv = expand(lab, p->lp, !across);
-		if (!p->argv || spawn(lab, p) < 0) {
+		if (!p->argv || spawn(r, p) < 0) {
 			culprit = p;
 			rc = -1;
 		}
@@ -382,7 +386,7 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 		if (pfd[np].revents) {
 			struct signalfd_siginfo info;
 			if (read(r->sigfd, &info, sizeof(info)) > 0) {
-				r->interrupted = true;
+				r->signo = (int)info.ssi_signo;
 				rc = -EINTR;
 				break;
 			}
@@ -458,8 +462,42 @@ static int teardown(struct run *r, bool keep)
 	return lab_down(r->lab->name);
 }
 
+/* A handle on each guest, through which its programs start. */
+static int open_guests(struct run *r)
+{
+	r->handle = calloc(r->lab->n_nodes, sizeof(*r->handle));
+	if (!r->handle)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->lab->n_nodes; i++) {
+		char why[512];
+		int not_up;
+		r->handle[i] = -1;
+		if (r->lab->nodes[i].kind != LAB_GUEST)
+			continue;
+		if ((r->handle[i] = guest_open(r->lab->name, r->lab->nodes[i].name, why, sizeof(why),
+					       &not_up)) < 0) {
+			err_msg("%s", why);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* A signal seen between scenarios (or while we printed: SIGPIPE). */
+static bool signalled(struct run *r)
+{
+	struct signalfd_siginfo si;
+	if (!r->signo && read(r->sigfd, &si, sizeof(si)) == sizeof(si))
+		r->signo = (int)si.ssi_signo;
+	return r->signo != 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
+	if (wants_help(argc, argv)) {
+		cmd_help("run", true);
+		return 0;
+	}
 	bool keep = false;
 	const char *file = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -468,12 +506,10 @@ int cmd_run(int argc, char **argv)
 		else if (!file && argv[i][0] != '-')
 			file = argv[i];
 		else
-			file = NULL, i = argc;
+			return cmd_usage("run");
 	}
-	if (!file) {
-		err_msg("usage: vqnet run [--keep] FILE");
-		return EXIT_USAGE;
-	}
+	if (!file)
+		return cmd_usage("run");
 	static struct run r;
 	int rc = labfile_load(file, &r.lf);
 	if (rc)
@@ -489,43 +525,45 @@ int cmd_run(int argc, char **argv)
 	r.res = calloc(r.lab->n_scenarios, sizeof(*r.res));
 
 	/* Signals arrive through a signalfd, so an interrupt at any point
-	 * still takes the lab down; programs get the default mask back. */
-	sigset_t set;
-	signal(SIGINT, SIG_DFL);   /* a background job may have inherited SIG_IGN */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	r.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	 * still takes the lab down: Ctrl-C, kill, a hangup, and a closed
+	 * pipe (`vqnet run FILE | head`), which would otherwise kill us
+	 * with the lab and its programs left running.  Programs get the
+	 * default mask back. */
+	r.sigfd = signals_to_fd();
 	if (r.sigfd < 0 || !r.res) {
-		err_msg("cannot start: %s", strerror(errno));
-		return 1;
+		err_msg("cannot start: %s", strerror(r.sigfd < 0 ? -r.sigfd : ENOMEM));
+		return EXIT_FAIL;
 	}
-	rc = lab_up(&r.lf, false);
-	if (rc)
+	rc = lab_up(&r.lf, r.sigfd, false);
+	if (rc) {
+		labfile_free(&r.lf);
 		return rc;
-	struct signalfd_siginfo si;
-	if (read(r.sigfd, &si, sizeof(si)) > 0)
-		r.interrupted = true;
+	}
+	if (open_guests(&r) < 0) {
+		lab_down(r.lab->name);
+		labfile_free(&r.lf);
+		return EXIT_FAIL;
+	}
 
 	rc = 0;
-	for (int across = 0; across < 2 && !rc && !r.interrupted; across++) {
+	for (int across = 0; across < 2 && !rc && !signalled(&r); across++) {
 		/* the seed's words, spelling included */
 		const char *s = r.lab->n_scenarios == 1 ? "" : "s";
 		if (across)
 			printf("\nRunning %u scenario%s accross %u vms\n", r.lab->n_scenarios, s, r.n_guests);
 		else
 			printf("\nRunning %u scenario%s on one vm\n", r.lab->n_scenarios, s);
-		for (unsigned i = 0; i < r.lab->n_scenarios && !rc; i++)
+		for (unsigned i = 0; i < r.lab->n_scenarios && !rc && !signalled(&r); i++)
 			rc = run_scenario(&r, i, across);
 	}
 	fflush(stdout);
-	if (r.interrupted) {
-		printf("\nInterrupted: taking lab %s down\n", r.lab->name);
+	if (signalled(&r)) {
+		/* stdout may be the pipe that went away: say it where it is seen */
+		fprintf(stderr, "%s: interrupted (signal %d): taking lab %s down\n", prog, r.signo,
+			r.lab->name);
 		lab_down(r.lab->name);
 		labfile_free(&r.lf);
-		return 130;
+		return 128 + r.signo;
 	}
 	int down = teardown(&r, keep);
 	if (!rc)
@@ -533,5 +571,5 @@ int cmd_run(int argc, char **argv)
 	printf("%s\n", rc || down ? "Exited with error" : "Finished running all scenarios");
 	labfile_free(&r.lf);
 	free(r.res);
-	return rc || down ? 1 : 0;
+	return rc || down ? EXIT_FAIL : 0;
 }

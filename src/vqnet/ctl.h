@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl.h - the lab's control socket, RUN_DIR/LAB.sock: one request line,
+ * one reply, then the supervisor closes.  Requests:
+ *
+ *   status          the lab's status as one JSON object (docs/status.md)
+ *   down            take the lab down; "ok" once everything is gone
+ *   guest NAME      "ok" and, as SCM_RIGHTS, a pidfd of the guest's init:
+ *                   the handle `exec` and `run` join a guest through
+ *
+ * A reply that starts with "error: " says what went wrong.
+ */
+#ifndef VQNET_CTL_H
+#define VQNET_CTL_H
+
+#define CTL_REQUEST_MAX 256
+
+/* Send request, collect the reply into a malloc'd string (and, if fd is
+ * not NULL, a descriptor passed with it, or -1).  0, -ENOENT when no
+ * supervisor listens, -ETIMEDOUT after timeout_ms without an answer, or
+ * -errno. */
+int ctl_request(const char *lab, const char *request, char **reply, int *fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sup.h - the per-lab supervisor, `vqnet __supervise` (started by up).
+ *
+ * It holds the lab's lock for its whole life, creates the guests'
+ * namespaces (network, and for each guest an init process that is pid 1
+ * of the guest's own PID and mount namespaces), one sealed memfd and two
+ * doorbells per link, one stats memfd per node, starts one vqnet-vmm per
+ * node with only that node's objects, waits until every vmm reports ready,
+ * then answers on RUN_DIR/LAB.sock until told to stop.  If anything fails
+ * or a signal arrives on the way up, everything made so far is removed.
+ *
+ *   sup_main.c     arguments, descriptors, log, signals; the main loop
+ *   sup_up.c       bring-up: namespaces, guest inits, links, vmms
+ *   sup_ctl.c      the control socket: many clients, each with a deadline
+ *   sup_status.c   the lab's status as JSON (jansson)
+ *   sup_down.c     teardown
+ */
+#ifndef VQNET_SUP_H
+#define VQNET_SUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "lab.h"
+#include "rundir.h"
+#include "vmm_stats.h"
+
+struct sup_link {
+	int mem;
+	int bell[2][2];       /* bell[i]: side i waits on [0], its peer rings [1] */
+};
+
+struct sup_node {
+	pid_t pid;            /* its vmm, 0 before it is started */
+	int pidfd;            /* of its vmm, -1 when none */
+	int status;           /* wait status once exited */
+	bool exited;
+	uint64_t ready_ns;    /* how long its vmm took to report ready */
+	bool netns_made;
+	pid_t init;           /* guests: pid 1 of its PID namespace (our view) */
+	int init_fd;          /* ... its pidfd, -1 when none */
+	int stats_fd;
+	struct vmm_stats *stats;
+	size_t stats_len;
+	int ready;            /* read end of its ready pipe, until it reports */
+	int rules_fd;         /* filters with a rules file: its text */
+	struct lab_rule *file_rules;
+	unsigned n_file_rules;
+	const struct lab_rule **rules;   /* filters: the rules in force, in order */
+	unsigned n_rules;
+	char netns[LAB_NETNS_MAX];
+};
+
+struct sup {
+	struct lab *lab;
+	const char *file;
+	char pid_arg[16];     /* our pid, for the vmms' --supervisor */
+	int lab_fd;           /* the lab text, sealed: what up validated */
+	int status_fd;        /* to `vqnet up` until we are up, then -1 */
+	int lock_fd;          /* the lab's lock, from `vqnet up`: held till teardown */
+	int slot_fd;          /* our uid slot's lock (RUN_DIR/uids/SLOT) */
+	unsigned slot;
+	int sigfd, epfd, lsock;
+	struct sup_link *links;
+	struct sup_node *nodes;
+	struct lab_state state;   /* what RUN_DIR/LAB.state says */
+	time_t started;
+};
+
+extern struct sup S;
+
+/* Log a line (timestamped) to the lab's log. */
+__attribute__((format(printf, 1, 2))) void sup_log(const char *fmt, ...);
+
+/* Bring the lab up; 0, or -1 with msg saying why (then call sup_teardown). */
+int sup_bring_up(char *msg, size_t len);
+
+/* Reap exited children (vmms, guest inits); logs each. */
+void sup_reap(void);
+
+/* Stop everything, remove every namespace and file of the lab (not its
+ * log), release the lock.  Safe to call at any stage, and twice. */
+void sup_teardown(void);
+
+/* Record the phase ("starting", "up", "stopping") in the state file. */
+void sup_set_phase(const char *phase);
+
+/* The control socket: listen, and handle one epoll event for it. */
+int sup_ctl_listen(char *msg, size_t len);
+void sup_ctl_event(uint64_t data, uint32_t events);
+/* Earliest deadline of an open connection (ms from now, -1: none), and
+ * close the connections past theirs. */
+int sup_ctl_timeout(void);
+void sup_ctl_expire(void);
+
+/* The lab's status as a JSON text (malloc'd; NULL when out of memory). */
+char *sup_status_json(void);
+
+/* epoll data: what an event is about */
+enum { SUP_EV_SIGNAL = 1, SUP_EV_LISTEN, SUP_EV_CONN };
+#define SUP_EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
+
+#endif
