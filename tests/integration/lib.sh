@@ -16,7 +16,9 @@ cleanup() {
 	local rc=$?
 	for l in "${LABS[@]}"; do
 		"$VQNET" down "$l" >/dev/null 2>&1 || true
+		rm -f /run/vqnet/log/"$l".log
 	done
+	rmdir /run/vqnet/log /run/vqnet 2>/dev/null || true
 	jobs -p | xargs -r kill 2>/dev/null || true
 	rm -rf "$TMP"
 	exit $rc
@@ -57,14 +59,13 @@ expect_no_ping() {
 	fi
 }
 
-# json_num LAB EXPR: a number out of `vqnet status --json`, by a sed regex
-# that captures it (no jq on a bare Debian).
 status_json() { "$VQNET" status --json "$1"; }
 
-# Nothing of LAB left: namespaces, processes, control files.
+# Nothing of LAB left: namespaces, processes, control files (its log is
+# kept on purpose, in /run/vqnet/log).
 expect_gone() {
 	local lab=$1; shift
-	if ip netns list | grep -q "^$lab-"; then fail "namespaces of $lab left: $(ip netns list | grep "^$lab-")"; fi
+	if ip netns list | grep -q "^$lab\."; then fail "namespaces of $lab left: $(ip netns list | grep "^$lab\.")"; fi
 	for f in /run/vqnet/"$lab".*; do
 		[ -e "$f" ] && fail "file left: $f"
 	done
@@ -79,7 +80,32 @@ expect_gone() {
 	return 0
 }
 
-# Pids of a lab's supervisor and vmms, from its state file.
+# Pids of a lab's supervisor and vmms, from its status.
 lab_pids() {
-	awk '/^supervisor /{print $2} /^vmm /{print $3}' /run/vqnet/"$1".state
+	"$VQNET" status --json "$1" | jq -r '.supervisor.pid, (.nodes[].vmm.pid // empty)'
+}
+
+# vmm_pid LAB NODE: the pid of NODE's vmm
+vmm_pid() {
+	"$VQNET" status --json "$1" | jq -r --arg n "$2" '.nodes[] | select(.name == $n) | .vmm.pid'
+}
+
+# descendants PID: every process below PID
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# wait_for SECONDS CMD...: run CMD until it succeeds, at most SECONDS; for
+# state the lab reaches by itself (a counter published, a process gone)
+wait_for() {
+	local t=$1; shift
+	local end=$(( $(date +%s) + t ))
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
 }

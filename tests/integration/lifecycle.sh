@@ -1,7 +1,7 @@
 #!/bin/bash
 # Life and death of a lab: a dead supervisor or vmm, leftovers, a process
 # started in a guest, a refused half-made lab.  Whatever happens, `vqnet
-# down` leaves no namespace, process or file.
+# down` leaves no namespace, process or file (but the lab's log).
 . "$(dirname "$0")/lib.sh"
 
 LAB=life$$
@@ -11,56 +11,81 @@ FILE=$(lab_from zmq_samples "$LAB")
 up "$FILE" "$LAB"
 vx vm1 -- sleep 1000 &
 sleeper=$!
-for _ in $(seq 50); do pgrep -P $sleeper >/dev/null 2>&1 && break; sleep 0.1; done
-pids="$(lab_pids "$LAB") $(pgrep -P $sleeper || true)"
+# exec's child is a relay that entered the guest; the sleep is its child
+insleep() { for p in $(descendants $sleeper); do [ "$(cat /proc/$p/comm)" = sleep ] && return; done; return 1; }
+wait_for 10 insleep || fail "sleep did not start in vm1"
+inner=$(descendants $sleeper)
+pids="$(lab_pids "$LAB") $inner"
 "$VQNET" down "$LAB"
 expect_gone "$LAB" $pids
 wait $sleeper 2>/dev/null || true
 ok "down stops processes started in guests"
 
-# 2. a vmm that dies is reported; down still cleans up
+# 2. a vmm that dies is reported, and so are its links (hardening #7: a
+#    dead vmm once showed "running" and its links "ok"); down cleans up
 up "$FILE" "$LAB"
-vmm=$(awk '/^vmm vm2 /{print $3}' /run/vqnet/"$LAB".state)
+vmm=$(vmm_pid "$LAB" vm2)
 kill -9 "$vmm"
-for _ in $(seq 50); do
-	"$VQNET" status "$LAB" | grep -q "killed by signal 9" && break
-	sleep 0.1
-done
-"$VQNET" status "$LAB" | grep -q "$LAB-vm2 *killed by signal 9" || fail "dead vmm not reported"
+dead() { [ "$("$VQNET" status --json "$LAB" | jq -r '.nodes[2].vmm.state')" = killed ]; }
+wait_for 10 dead || fail "dead vmm not reported: $("$VQNET" status "$LAB")"
+"$VQNET" status "$LAB" > "$TMP/st"
+grep -Eq "^vm2 +guest +$LAB.vm2 +killed by signal 9" "$TMP/st" || fail "status text: $(cat "$TMP/st")"
+[ "$("$VQNET" status --json "$LAB" | jq -c '[.links[] | .state]')" = '["ok","dead","dead"]' ] ||
+	fail "links of the dead vmm: $("$VQNET" status --json "$LAB" | jq -c '.links')"
+grep -q "dead (the vmm of vm2 is not running (killed by signal 9))" "$TMP/st" || fail "no reason given"
 expect_no_ping vm0 192.168.1.3
 expect_ping vm0 192.168.1.2
 pids=$(lab_pids "$LAB")
 "$VQNET" down "$LAB"
 expect_gone "$LAB" $pids
-ok "a dead vmm is reported and cleaned up"
+[ -s /run/vqnet/log/"$LAB".log ] && grep -q "vmm of vm2 .* killed by signal 9" /run/vqnet/log/"$LAB".log ||
+	fail "the log lost what happened"
+ok "a dead vmm is reported with its links, cleaned up, and its log kept"
 
-# 3. a supervisor killed outright: its vmms follow it, the namespaces stay
-#    and block a new up until down clears them
+# 3. a supervisor killed outright (hardening #6): its vmms follow it; list,
+#    status and up all say the same thing and name the fix; down cleans up
+#    and keeps the log
 up "$FILE" "$LAB"
 pids=$(lab_pids "$LAB")
-sup=$(awk '/^supervisor /{print $2}' /run/vqnet/"$LAB".state)
+sup=$("$VQNET" status --json "$LAB" | jq .supervisor.pid)
 kill -9 "$sup"
 for p in $pids; do
-	for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$p" 2>/dev/null && fail "process $p outlived its supervisor"
+	gone() { ! kill -0 "$1" 2>/dev/null; }
+	wait_for 10 gone "$p" || fail "process $p outlived its supervisor"
 done
 set +e
 "$VQNET" up "$FILE" 2> "$TMP/err"; rc=$?
+"$VQNET" status "$LAB" > "$TMP/status"; src=$?
 set -e
-[ $rc = 2 ] && grep -q "$LAB.vqnet:5: namespace $LAB-vm0 already exists" "$TMP/err" ||
-	fail "up over leftovers: rc $rc: $(cat "$TMP/err")"
-"$VQNET" list | grep -q "$LAB: supervisor not answering" || fail "list does not flag the dead lab"
-"$VQNET" down "$LAB"
+[ $rc = 1 ] && grep -q "lab $LAB: its supervisor (pid $sup) died and left it half up: 'vqnet down $LAB' cleans up" "$TMP/err" ||
+	fail "up over a dead lab: rc $rc: $(cat "$TMP/err")"
+[ $src = 1 ] && grep -q "^lab $LAB: dead (supervisor pid $sup): its supervisor died, leaving 3 namespaces: 'vqnet down $LAB' cleans up" "$TMP/status" ||
+	fail "status of a dead lab: rc $src: $(cat "$TMP/status")"
+# (status and list exit 1 while a lab is unhealthy: capture, then look)
+"$VQNET" status > "$TMP/all" || true
+"$VQNET" list > "$TMP/list" || true
+"$VQNET" status --json "$LAB" > "$TMP/json" || true
+"$VQNET" list --json > "$TMP/ljson" || true
+grep -q "^lab $LAB: dead" "$TMP/all" || fail "status leaves the dead lab out: $(cat "$TMP/all")"
+grep -Eq "^$LAB +dead .*'vqnet down $LAB' cleans up" "$TMP/list" || fail "list: $(cat "$TMP/list")"
+[ "$(jq -r '.state, .supervisor.pid, .leftovers' "$TMP/json")" = "$(printf 'dead\n%s\n3' "$sup")" ] ||
+	fail "status --json of a dead lab: $(cat "$TMP/json")"
+[ "$(jq -r --arg l "$LAB" '.[] | select(.lab == $l) | .state' "$TMP/ljson")" = dead ] ||
+	fail "list --json: $(cat "$TMP/ljson")"
+"$VQNET" down "$LAB" > "$TMP/down"
+grep -q "its supervisor (pid $sup) had died; removed 3 namespaces it left" "$TMP/down" || fail "down: $(cat "$TMP/down")"
 expect_gone "$LAB"
-ok "down cleans up after a dead supervisor"
+grep -q "lab $LAB is up" /run/vqnet/log/"$LAB".log || fail "down of a dead lab lost its log"
+ok "a dead supervisor: one state everywhere, down cleans up, the log stays"
 
 # 4. a lab that cannot come up is refused before anything is made
-ip netns add "$LAB-vm2"
+ip netns add "$LAB.vm2"
 set +e
 "$VQNET" up "$FILE" 2> "$TMP/err"; rc=$?
 set -e
-ip netns del "$LAB-vm2"
-[ $rc = 2 ] || fail "up with a foreign namespace in the way: rc $rc"
+ip netns del "$LAB.vm2"
+[ $rc = 2 ] && grep -q "namespace $LAB.vm2 already exists, and not as this lab's" "$TMP/err" ||
+	fail "up with a foreign namespace in the way: rc $rc: $(cat "$TMP/err")"
 expect_gone "$LAB"
 ok "up refused without leaving anything: $(cat "$TMP/err")"
 
@@ -68,5 +93,5 @@ ok "up refused without leaving anything: $(cat "$TMP/err")"
 set +e
 "$VQNET" down "$LAB" 2> "$TMP/err"; rc=$?
 set -e
-[ $rc = 1 ] && grep -q "lab $LAB is not up" "$TMP/err" || fail "down of nothing: rc $rc"
+[ $rc = 3 ] && grep -q "lab $LAB is not up" "$TMP/err" || fail "down of nothing: rc $rc"
 ok "down of a lab that is not up says so"

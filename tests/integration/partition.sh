@@ -42,5 +42,5 @@ up "$TMP/$LAB2.vqnet" "$LAB2"
 LAB=$LAB2
 expect_ping a 10.1.1.2
 expect_ping a 10.1.2.2 -I eth1
-[ "$("$VQNET" status --json "$LAB2" | grep -c '"index"')" = 2 ] || fail "two topologies, two links"
+[ "$("$VQNET" status --json "$LAB2" | jq '.links | length')" = 2 ] || fail "two topologies, two links"
 ok "two guests sharing two topologies have two links"

@@ -62,6 +62,6 @@ wait $pid
 rc=$?
 set -e
 [ $rc = 130 ] || { cat "$TMP/out"; fail "interrupted run exited $rc"; }
-grep -q "Interrupted: taking lab $LAB down" "$TMP/out" || fail "no interruption message"
+grep -q "interrupted (signal 2): taking lab $LAB down" "$TMP/out" || fail "no interruption message"
 expect_gone "$LAB"
 ok "SIGINT takes the lab down"

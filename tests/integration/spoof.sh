@@ -16,8 +16,7 @@ vx vm0 -- ip link set eth0 address 02:00:00:00:aa:03
 vx vm0 -- ip neigh flush dev eth0
 expect_no_ping vm0 192.168.1.2
 
-spoofed=$(status_json "$LAB" | grep -o '"name": "vm0".*' | head -1 |
-	sed -n 's/.*"spoofed": \([0-9]*\).*/\1/p')
+spoofed=$(status_json "$LAB" | jq '.nodes[] | select(.name == "vm0") | .ifaces[0].counters.spoofed')
 [ -n "$spoofed" ] && [ "$spoofed" -gt 0 ] || fail "vm0 spoof counter is '$spoofed'"
 ok "spoofed frames dropped and counted ($spoofed)"
 

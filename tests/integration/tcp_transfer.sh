@@ -37,6 +37,7 @@ json=$(status_json "$LAB")
 [ "$(echo "$json" | jq '[.links[] | .a.error, .b.error | select(. != null)] | length')" = 0 ] ||
 	fail "a link broke: $json"
 # the guests' offloaded frames (64 KiB TCP segments) all passed the header check
-[ "$(echo "$json" | jq '[.nodes[].ifaces[].bad_header] | add')" = 0 ] || fail "frames refused: $json"
-[ "$(echo "$json" | jq '[.nodes[].ifaces[].stalled] | add')" = 0 ] || fail "frames stalled: $json"
+[ "$(echo "$json" | jq '[.nodes[].ifaces[].counters.bad_header] | add')" = 0 ] || fail "frames refused: $json"
+[ "$(echo "$json" | jq '[.links[] | .a, .b | .drop_full, .drop_stalled, .drop_broken] | add')" = 0 ] ||
+	fail "frames dropped: $json"
 ok "links healthy after 300 MB, no frame refused or dropped"
