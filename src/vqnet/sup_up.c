@@ -122,6 +122,7 @@ __attribute__((noreturn)) static void guest_init(int ready)
 {
 	const char *what = NULL;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "vqnet-init");   /* what ps -o comm shows inside */
 	if (mount("", "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		what = "make / a slave";
 	else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
