@@ -35,8 +35,10 @@ struct vmm_if_stats {
 /* What a link is doing, as its vmm sees it (vmm_link_stats.state). */
 enum vmm_link_state {
 	VMM_LINK_OK = 0,
-	VMM_LINK_FULL,       /* the peer is slow: frames wait for room */
-	VMM_LINK_STALLED,    /* the peer takes nothing: frames for it are dropped */
+	VMM_LINK_FULL,       /* its ring is full and a frame waits for room */
+	VMM_LINK_STALLED,    /* a frame waited too long: frames for it are dropped
+				when its ring is full, until the peer has
+				returned everything it was given */
 	VMM_LINK_BROKEN,     /* the peer broke the protocol (see error) */
 	VMM_LINK_STATES
 };
@@ -46,8 +48,9 @@ struct vmm_link_stats {
 	uint64_t rx_frames, rx_bytes;
 	uint64_t kicks;              /* doorbells rung for the peer */
 	/* frames for this link we dropped, by cause */
-	uint64_t drop_full;          /* its wait queue was full */
-	uint64_t drop_stalled;       /* the peer took nothing for too long */
+	uint64_t drop_full;          /* a broadcast or multicast frame found its ring
+					full (those are never held) */
+	uint64_t drop_stalled;       /* held too long, or for a stalled link */
 	uint64_t drop_broken;        /* the link is broken */
 	int64_t error;               /* first peer violation (-VQ_E*), 0 = healthy */
 	uint32_t state;              /* enum vmm_link_state */
@@ -68,7 +71,10 @@ struct vmm_stats {
 	uint32_t magic;
 	uint32_t n_ifaces, n_links, n_rules;
 	uint64_t pid;
-	uint64_t wakeups;            /* event-loop iterations: a spinning vmm shows */
+	uint64_t wakeups;            /* event-loop iterations: a spinning vmm shows;
+					an idle one wakes only for doorbells,
+					signals, held frames' deadlines and, after
+					a full batch of 32, once more */
 	struct vmm_filter_stats filter;
 };
 

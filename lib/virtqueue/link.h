@@ -109,6 +109,13 @@ int vq_port_tx_publish(struct vq_port *p);
 /* Reclaim chunks the peer has returned; count of frames or error. */
 int vq_port_reclaim(struct vq_port *p);
 
+/* Frames sent and not returned, as of the last reclaim (or send): 0 when
+ * the peer has caught up with everything we gave it. */
+static inline unsigned vq_port_tx_pending(const struct vq_port *p)
+{
+	return vq_drv_outstanding(&p->tx);
+}
+
 /* Ask for a kick when the peer returns chunks (true: some already are,
  * so retry now).  tx_nowait stops asking. */
 bool vq_port_tx_wait(struct vq_port *p);

@@ -170,6 +170,12 @@ static inline unsigned vq_drv_num_free(const struct vq_driver *d)
 	return d->num_free;
 }
 
+/* Chains offered and not yet reaped: 0 once the device has returned all. */
+static inline unsigned vq_drv_outstanding(const struct vq_driver *d)
+{
+	return d->outstanding;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Device side: takes available chains, returns them used.                   */
 

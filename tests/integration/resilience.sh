@@ -6,7 +6,6 @@
 
 LAB=res$$
 up "$(lab_from zmq_samples "$LAB")" "$LAB"
-vmm_of() { awk -v g="$1" '$1 == "vmm" && $2 == g { print $3 }' /run/vqnet/"$LAB".state; }
 
 # status --json fields (src/vqnet/sup_status.c): .nodes[].vmm.wakeups, and
 # per link end .kicks, .rx_frames, .state, .drop_* (lib/stats/vmm_stats.h)
@@ -18,15 +17,10 @@ kicks_into() { js "[.links[] | if .a.node == \"$1\" then .b.kicks elif .b.node =
 rx_of() { js "[.links[] | if .a.node == \"$1\" then .a.rx_frames elif .b.node == \"$1\" then .b.rx_frames else empty end] | add"; }
 # the end at node $1 of the link between $1 and $2
 end_of() { js ".links[] | if .a.node == \"$1\" and .b.node == \"$2\" then .a elif .b.node == \"$1\" and .a.node == \"$2\" then .b else empty end | $3"; }
-# wait_for CMD VALUE: until CMD prints VALUE, at most 10 s
-wait_for() {
-	for _ in $(seq 100); do
-		[ "$($1)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	fail "$1 never said $2 (last: $($1))"
-}
-log_says() { grep -qF "$1" /run/vqnet/"$LAB".log && echo yes; }
+# until CMD... prints VALUE, at most 10 s: until_says VALUE CMD...
+says() { local v=$1; shift; [ "$("$@")" = "$v" ]; }
+until_says() { wait_for 10 says "$@" || fail "$2 $3 $4 never said $1 (last: $("${@:2}"))"; }
+log_says() { grep -qF "$1" "$(js .log)" && echo yes; }
 
 # 1. vm2 deletes its eth0: its vmm lets go of it and idles.  A vmm sleeps
 # until a peer rings it, or wakes again at once after a full batch of 32
@@ -34,9 +28,9 @@ log_says() { grep -qF "$1" /run/vqnet/"$LAB".log && echo yes; }
 # doorbells rung for it and the frames it took.  One that spins on the
 # dead TAP's error wakes without either (the CPU-tick check this replaces
 # depended on the load).
-v2=$(vmm_of vm2)
+v2=$(vmm_pid "$LAB" vm2)
 vx vm2 -- ip link del eth0
-wait_for "log_says eth0 is gone" yes
+until_says yes log_says "eth0 is gone"
 w0=$(wakeups vm2) k0=$(kicks_into vm2) r0=$(rx_of vm2)
 expect_ping vm0 192.168.1.2
 expect_no_ping vm0 192.168.1.3
@@ -52,23 +46,23 @@ ok "a deleted TAP: its vmm idles ($woke wake-ups for $rung doorbells, $took fram
 up "$(lab_from zmq_samples "$LAB")" "$LAB"
 expect_ping vm0 192.168.1.3
 vx vm0 -- ping -c 20 -i 0.05 -W 1 192.168.1.2 > "$TMP/base" || fail "vm0 cannot ping vm1"
-base=$(awk -F/ '/^rtt/ { print int($7) }' "$TMP/base")
-v2=$(vmm_of vm2)
+base=$(awk -F/ '/^rtt/ { print int($6) }' "$TMP/base")
+v2=$(vmm_pid "$LAB" vm2)
 kill -STOP "$v2"
 # Keep sending vm2 more than its ring holds (vm0 knows vm2's MAC already):
 # the link goes stalled and nothing waits for it, so vm0 -> vm1, pinged
 # meanwhile, keeps the round trip it had a moment ago.
 vx vm0 -- ping -f -l 300 -w 6 192.168.1.3 >/dev/null 2>&1 &
 flood=$!
-wait_for "end_of vm0 vm2 .state" stalled
+until_says stalled end_of vm0 vm2 .state
 vx vm0 -- ping -c 20 -i 0.05 -W 1 192.168.1.2 > "$TMP/ping" || fail "vm0 lost vm1 while vm2 was stopped"
 wait $flood || true
-max=$(awk -F/ '/^rtt/ { print int($7) }' "$TMP/ping")
+max=$(awk -F/ '/^rtt/ { print int($6) }' "$TMP/ping")
 [ "$max" -le $((base + 50)) ] || fail "vm0 -> vm1 took up to $max ms while vm2 was stopped (up to $base ms before)"
 stalled=$(end_of vm0 vm2 .drop_stalled)
 [ "$stalled" -gt 0 ] || fail "no frame for the stopped peer was counted as stalled"
 ok "a stopped peer: $stalled frames for it dropped, vm0 -> vm1 max RTT $max ms ($base ms before)"
 kill -CONT "$v2"
 expect_ping vm0 192.168.1.3
-wait_for "end_of vm0 vm2 .state" ok
+until_says ok end_of vm0 vm2 .state
 ok "the peer resumes, is reachable again and its link is ok"
