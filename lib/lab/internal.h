@@ -68,7 +68,7 @@ struct parser {
 	char label[48];         /* ... "[vm vm0]", for messages */
 	unsigned first;         /* ... its first key or entry (contiguous,
 				 * since a section cannot appear twice) */
-	unsigned once[3];       /* ... line of each single-valued key seen */
+	unsigned once[4];       /* ... line of each single-valued key seen */
 	unsigned key_line;      /* ... its last key line, 0 = none yet */
 	char key[LAB_NAME_MAX + 8]; /* ... that key ("ip6.TOPO" fits) */
 	bool pending;           /* ... that key takes a list, which continuation

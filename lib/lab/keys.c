@@ -28,8 +28,45 @@ static int once(struct parser *ps, unsigned slot, const char *key)
 	return 0;
 }
 
+/* "netns" or "qemu" */
+static int parse_kind(struct parser *ps, const char *value, enum lab_guest_kind *kind)
+{
+	if (!strcmp(value, "netns"))
+		*kind = LAB_KIND_NETNS;
+	else if (!strcmp(value, "qemu"))
+		*kind = LAB_KIND_QEMU;
+	else
+		return fail(ps, "bad kind \"%s\" (netns or qemu)", value);
+	return 0;
+}
+
+/* "256M", "1G", or plain MiB: a VM's memory in MiB */
+static int parse_memory(struct parser *ps, const char *value, unsigned *mib)
+{
+	char num[16];
+	size_t n = strspn(value, "0123456789");
+	const char *unit = value + n;
+	unsigned v, scale = !strcmp(unit, "G") || !strcmp(unit, "GiB") ? 1024
+			    : !*unit || !strcmp(unit, "M") || !strcmp(unit, "MiB") ? 1 : 0;
+	if (!n || n >= sizeof(num) || !scale || (value[0] == '0' && n > 1))
+		return fail(ps, "bad memory \"%s\" (e.g. 256M or 1G)", value);
+	memcpy(num, value, n);
+	num[n] = 0;
+	if (!lp_parse_uint(num, 1, LAB_MEMORY_MAX, &v) || v * scale < LAB_MEMORY_MIN ||
+	    v * scale > LAB_MEMORY_MAX)
+		return fail(ps, "bad memory \"%s\" (%uM to %uG)", value, LAB_MEMORY_MIN,
+			    LAB_MEMORY_MAX / 1024);
+	*mib = v * scale;
+	return 0;
+}
+
 static int lab_key(struct parser *ps, const char *key, const char *value)
 {
+	if (!strcmp(key, "kind")) {
+		if (once(ps, 1, key))
+			return ps->rc;
+		return parse_kind(ps, value, &ps->lab->default_kind);
+	}
 	if (strcmp(key, "name"))
 		return unknown_key(ps, key);
 	if (once(ps, 0, key) || lp_check_name(ps, value, strlen(value)))
@@ -39,9 +76,36 @@ static int lab_key(struct parser *ps, const char *key, const char *value)
 	return 0;
 }
 
+/* kind, memory, cpus: what the guest is.  Whether memory and cpus fit
+ * its kind is checked once [lab] kind is known too (lab.c). */
+static int vm_kind_key(struct parser *ps, const char *key, const char *value)
+{
+	struct lab_node *nd = &ps->lab->nodes[ps->cur];
+	if (!strcmp(key, "kind")) {
+		if (once(ps, 0, key))
+			return ps->rc;
+		nd->kind_line = ps->line;
+		return parse_kind(ps, value, &nd->guest_kind);
+	}
+	if (!strcmp(key, "memory")) {
+		if (once(ps, 1, key))
+			return ps->rc;
+		nd->vm_key_line = ps->line;
+		return parse_memory(ps, value, &nd->memory_mib);
+	}
+	if (once(ps, 2, key))
+		return ps->rc;
+	nd->vm_key_line = nd->vm_key_line ? nd->vm_key_line : ps->line;
+	if (!lp_parse_uint(value, 1, LAB_CPUS_MAX, &nd->cpus) || (value[0] == '0'))
+		return fail(ps, "bad cpus \"%s\" (1-%u)", value, LAB_CPUS_MAX);
+	return 0;
+}
+
 /* mac, ip, ip6, each optionally ".TOPOLOGY". */
 static int vm_key(struct parser *ps, const char *key, const char *value)
 {
+	if (!strcmp(key, "kind") || !strcmp(key, "memory") || !strcmp(key, "cpus"))
+		return vm_kind_key(ps, key, value);
 	const char *dot = strchr(key, '.');
 	const char *topo = dot ? dot + 1 : "";
 	size_t blen = dot ? (size_t)(dot - key) : strlen(key);

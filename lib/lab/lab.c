@@ -133,6 +133,28 @@ static int check_netns(struct parser *ps)
 	return 0;
 }
 
+/* Each guest's kind: its own "kind", else the lab's; memory and cpus
+ * describe a VM, so a namespace guest with them is a mistake. */
+static int resolve_kinds(struct parser *ps)
+{
+	struct lab *lab = ps->lab;
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
+		struct lab_node *nd = &lab->nodes[i];
+		if (nd->kind != LAB_GUEST)
+			continue;
+		if (!nd->kind_line)
+			nd->guest_kind = lab->default_kind;
+		if (nd->guest_kind == LAB_KIND_NETNS && nd->vm_key_line)
+			return lp_fail_at(ps, nd->vm_key_line, "memory and cpus are for kind = qemu; "
+					  "%s is a namespace guest", nd->name);
+		if (!nd->memory_mib)
+			nd->memory_mib = LAB_MEMORY_DEFAULT;
+		if (!nd->cpus)
+			nd->cpus = 1;
+	}
+	return 0;
+}
+
 static int finish(struct parser *ps, const char *filename)
 {
 	struct lab *lab = ps->lab;
@@ -142,6 +164,8 @@ static int finish(struct parser *ps, const char *filename)
 		return ps->rc;
 	if (lab_first_guest(lab) < 0)
 		return lp_fail_at(ps, 0, "no guests (a lab needs a [vm NAME] section)");
+	if (resolve_kinds(ps))
+		return ps->rc;
 	if (lp_build_topologies(ps) || lp_apply_keys(ps) || lp_check_unique(ps) ||
 	    lp_check_subnets(ps) || lp_derive_macs(ps) ||
 	    lp_check_scenarios(ps) || lp_index_links(ps))

@@ -91,10 +91,23 @@ struct lab_filter {
 	unsigned rules_file_line;
 };
 
+/* What a guest is: a network namespace (the default) or a QEMU virtual
+ * machine whose virtio-net NICs its vmm serves over vhost-user. */
+enum lab_guest_kind { LAB_KIND_NETNS, LAB_KIND_QEMU };
+#define LAB_MEMORY_DEFAULT 256u     /* MiB, per VM */
+#define LAB_MEMORY_MIN 64u
+#define LAB_MEMORY_MAX 16384u
+#define LAB_CPUS_MAX 16u
+
 struct lab_node {
 	enum lab_node_kind kind;
 	char name[LAB_NAME_MAX + 1];
 	unsigned line;              /* of its [vm NAME] / [filter NAME] */
+	enum lab_guest_kind guest_kind;   /* guests: own "kind", else [lab]'s */
+	unsigned memory_mib;        /* kind qemu: "memory", default 256 */
+	unsigned cpus;              /* kind qemu: "cpus", default 1 */
+	unsigned kind_line;         /* where "kind" was set; 0 = the lab's */
+	unsigned vm_key_line;       /* first "memory" or "cpus", 0 = none */
 	struct lab_iface *ifaces;   /* ifaces[i].name is "eth<i>" */
 	unsigned n_ifaces;
 	struct lab_filter filter;   /* LAB_FILTER only */
@@ -138,6 +151,7 @@ struct lab_scenario {
 struct lab {
 	char name[LAB_NAME_MAX + 1];
 	unsigned name_line;             /* 0 if derived from the file name */
+	enum lab_guest_kind default_kind;   /* [lab] kind, default netns */
 	struct lab_node *nodes;         /* guests and filters */
 	unsigned n_nodes;
 	struct lab_topology *topologies;

@@ -447,6 +447,42 @@ static void test_filter_in_no_topology(void **state)
 	lab_free(parse("[vm a]\n[scenario s]\na = true\n"));
 }
 
+/* kind = netns|qemu per guest and for the lab; memory and cpus for VMs */
+static void test_guest_kinds(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[lab]\nkind = qemu\n[vm a]\nmemory = 1G\ncpus = 2\n"
+				"[vm b]\nkind = netns\n[vm c]\n");
+	const struct lab_node *a = &lab->nodes[0], *b = &lab->nodes[1], *c = &lab->nodes[2];
+	assert_int_equal(a->guest_kind, LAB_KIND_QEMU);
+	assert_int_equal(a->memory_mib, 1024);
+	assert_int_equal(a->cpus, 2);
+	assert_int_equal(b->guest_kind, LAB_KIND_NETNS);
+	assert_int_equal(c->guest_kind, LAB_KIND_QEMU);
+	assert_int_equal(c->memory_mib, LAB_MEMORY_DEFAULT);
+	assert_int_equal(c->cpus, 1);
+	lab_free(lab);
+	lab = parse("[vm a]\n[vm b]\nkind = qemu\nmemory = 512\n");
+	assert_int_equal(lab->nodes[0].guest_kind, LAB_KIND_NETNS);
+	assert_int_equal(lab->nodes[1].memory_mib, 512);
+	lab_free(lab);
+	expect_error("[vm a]\nkind = kvm\n", "2: bad kind \"kvm\" (netns or qemu)");
+	expect_error("[lab]\nkind = vm\n[vm a]\n", "2: bad kind \"vm\" (netns or qemu)");
+	expect_error("[vm a]\nkind = qemu\nkind = qemu\n",
+		     "3: duplicate key \"kind\" in [vm a] (first at line 2)");
+	expect_error("[vm a]\nmemory = 256M\n",
+		     "2: memory and cpus are for kind = qemu; a is a namespace guest");
+	expect_error("[lab]\nkind = netns\n[vm a]\ncpus = 2\n",
+		     "4: memory and cpus are for kind = qemu; a is a namespace guest");
+	expect_error("[vm a]\nkind = qemu\nmemory = 32M\n", "3: bad memory \"32M\" (64M to 16G)");
+	expect_error("[vm a]\nkind = qemu\nmemory = 17G\n", "3: bad memory \"17G\" (64M to 16G)");
+	expect_error("[vm a]\nkind = qemu\nmemory = 0256M\n", "3: bad memory \"0256M\" (e.g. 256M or 1G)");
+	expect_error("[vm a]\nkind = qemu\nmemory = 256K\n", "3: bad memory \"256K\" (e.g. 256M or 1G)");
+	expect_error("[vm a]\nkind = qemu\ncpus = 0\n", "3: bad cpus \"0\" (1-16)");
+	expect_error("[vm a]\nkind = qemu\ncpus = 17\n", "3: bad cpus \"17\" (1-16)");
+	expect_error("[filter f]\nkind = qemu\n[vm a]\n", "2: unknown key \"kind\" in [filter f]");
+}
+
 static void test_name_from_filename(void **state)
 {
 	(void)state;
@@ -1031,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_placeholders),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_filter_in_no_topology),
+		cmocka_unit_test(test_guest_kinds),
 		cmocka_unit_test(test_name_from_filename),
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_syntax_edges),
