@@ -83,7 +83,8 @@ struct port {
 	int epfd;                    /* the event loop it registers with */
 	unsigned index;              /* its interface's, for its event tags */
 	bool paused;
-	int fd;                      /* TAP: the device */
+	int fd;                      /* TAP: the device (the sandbox lets the
+					datapath read and write it) */
 };
 
 static inline bool port_open(const struct port *p)
@@ -176,8 +177,10 @@ void vmm_fail(const char *fmt, ...);
 void vmm_setup(struct vmm *m, const char *node, const char *netns, int lab_fd, int stats_fd,
 	       int rules_fd, const struct link_arg *la, unsigned n_la);
 
-/* sandbox.c: become uid (and gid uid), for good; fails through vmm_fail. */
-void vmm_sandbox(pid_t supervisor, uid_t uid);
+/* sandbox.c: become uid (and gid uid) with no capabilities, for good, and
+ * allow only the system calls the datapath makes, on m's descriptors (and
+ * ready_fd, for the one report still to write); fails through vmm_fail. */
+void vmm_sandbox(const struct vmm *m, pid_t supervisor, uid_t uid, int ready_fd);
 
 /* datapath.c: move frames until SIGTERM, SIGINT or SIGHUP. */
 void vmm_run(struct vmm *m);
