@@ -55,6 +55,18 @@ static void consume(const struct vq_port *a, const struct vq_link_hdr *h,
 	check(total == f->len && total <= VQ_FRAME_MAX && f->niov <= VQ_CHAIN_MAX);
 }
 
+/* The sender's private books balance whatever the peer did: every
+ * descriptor is free or in exactly one outstanding chain. */
+static bool tx_consistent(const struct vq_driver *d)
+{
+	unsigned in_chains = 0, chains = 0;
+	for (unsigned i = 0; i < NUM; i++) {
+		in_chains += d->chain_len[i];
+		chains += d->chain_len[i] != 0;
+	}
+	return in_chains + vq_drv_num_free(d) == NUM && chains == vq_drv_outstanding(d);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *mem;
@@ -83,10 +95,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned op = take(&in, 1);
 		int rc;
 		switch (op % 12) {
-		case 0: /* A sends a frame */
-			rc = vq_port_send(&a, frame, 1 + take(&in, 2) % VQ_FRAME_MAX);
-			check(rc == 0 || rc < 0);
+		case 0: { /* A sends a frame */
+			size_t flen = 1 + take(&in, 2) % VQ_FRAME_MAX;
+			rc = vq_port_send(&a, frame, flen);
+			/* a frame of a valid length is queued; or the pool is
+			 * short of chunks, and that after taking back all the
+			 * peer returned (nothing is left to reclaim); or the
+			 * peer broke the ring (then it stays broken, and says
+			 * why).  Never another error. */
+			if (rc == 0)
+				check(!a.tx.broken);
+			else if (rc == -VQ_ENOSPC)
+				check(!a.tx.broken && vq_drv_num_free(&a.tx) < (flen + CHUNK - 1) / CHUNK &&
+				      vq_port_reclaim(&a) == 0);
+			else
+				check(vq_is_peer_error(rc) && a.tx.broken && vq_port_error(&a) < 0);
+			check(tx_consistent(&a.tx));
 			break;
+		}
 		case 1:
 			rc = vq_port_tx_publish(&a);
 			check(rc <= 1);
