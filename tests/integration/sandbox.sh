@@ -49,7 +49,11 @@ expect_ping vm0 192.168.1.2
 ok "neither nobody nor another vmm's uid can signal a vmm (EPERM)"
 
 # 3. a system call off the list kills the vmm: getppid(2), injected into
-# vm2's vmm where it sleeps in epoll_wait
+# vm2's vmm where it sleeps in epoll_wait (the injector speaks x86-64)
+if [ "$(uname -m)" != x86_64 ]; then
+	echo "SKIP: injecting a system call needs x86-64"
+	exit 0
+fi
 v2=$(vmm_pid "$LAB" vm2)
 out=$("$INJECT" "$v2") || fail "vm2's vmm after getppid: $out"
 [ "$out" = "killed by signal 31" ] || fail "vqnet-inject: $out"
