@@ -13,12 +13,6 @@ SLOWPEER=${SLOWPEER:?set SLOWPEER to the vqnet-slowpeer tool}
 LAB=hol$$
 up "$(lab_from zmq_samples "$LAB")" "$LAB"
 # status --json fields (src/vqnet/sup_status.c; counters: lib/stats/vmm_stats.h)
-js() { status_json "$LAB" | jq -r "$1"; }
-link_sel() { echo "(.a.node == \"$1\" and .b.node == \"$2\") or (.a.node == \"$2\" and .b.node == \"$1\")"; }
-end_of() { js ".links[] | if .a.node == \"$1\" and .b.node == \"$2\" then .a elif .b.node == \"$1\" and .a.node == \"$2\" then .b else empty end | $3"; }
-# until CMD... prints VALUE, at most 10 s: until_says VALUE CMD...
-says() { local v=$1; shift; [ "$("$@")" = "$v" ]; }
-until_says() { wait_for 10 says "$@" || fail "$2 $3 $4 never said $1 (last: $("${@:2}"))"; }
 # rtt FILE: "avg max" in ms of a ping's summary line
 rtt() { awk -F/ '/^rtt/ { print $5, $6 }' "$1"; }
 within() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b + 50) }'; }

@@ -60,6 +60,15 @@ expect_no_ping() {
 }
 
 status_json() { "$VQNET" status --json "$1"; }
+# js FILTER: a jq filter over $LAB's status (docs/status.md)
+js() { status_json "$LAB" | jq -r "$1"; }
+# link_sel A B: a jq condition for the link between A and B
+link_sel() { echo "(.a.node == \"$1\" and .b.node == \"$2\") or (.a.node == \"$2\" and .b.node == \"$1\")"; }
+# end_of A B FILTER: FILTER of A's end of the link between A and B
+end_of() { js ".links[] | if .a.node == \"$1\" and .b.node == \"$2\" then .a elif .b.node == \"$1\" and .a.node == \"$2\" then .b else empty end | $3"; }
+# until_says VALUE CMD...: wait (at most 10 s) until CMD prints VALUE
+says() { local v=$1; shift; [ "$("$@")" = "$v" ]; }
+until_says() { wait_for 10 says "$@" || fail "$2 $3 $4 never said $1 (last: $("${@:2}"))"; }
 
 # Nothing of LAB left: namespaces, processes, control files (its log is
 # kept on purpose, in /run/vqnet/log).

@@ -9,17 +9,12 @@ up "$(lab_from zmq_samples "$LAB")" "$LAB"
 
 # status --json fields (src/vqnet/sup_status.c): .nodes[].vmm.wakeups, and
 # per link end .kicks, .rx_frames, .state, .drop_* (lib/stats/vmm_stats.h)
-js() { status_json "$LAB" | jq -r "$1"; }
 wakeups() { js ".nodes[] | select(.name == \"$1\") | .vmm.wakeups"; }
 # what the peers of node $1 did towards it: doorbells they rang for it and
 # frames it took from them
 kicks_into() { js "[.links[] | if .a.node == \"$1\" then .b.kicks elif .b.node == \"$1\" then .a.kicks else empty end] | add"; }
 rx_of() { js "[.links[] | if .a.node == \"$1\" then .a.rx_frames elif .b.node == \"$1\" then .b.rx_frames else empty end] | add"; }
 # the end at node $1 of the link between $1 and $2
-end_of() { js ".links[] | if .a.node == \"$1\" and .b.node == \"$2\" then .a elif .b.node == \"$1\" and .a.node == \"$2\" then .b else empty end | $3"; }
-# until CMD... prints VALUE, at most 10 s: until_says VALUE CMD...
-says() { local v=$1; shift; [ "$("$@")" = "$v" ]; }
-until_says() { wait_for 10 says "$@" || fail "$2 $3 $4 never said $1 (last: $("${@:2}"))"; }
 log_says() { grep -qF "$1" "$(js .log)" && echo yes; }
 
 # 1. vm2 deletes its eth0: its vmm lets go of it and idles.  A vmm sleeps
