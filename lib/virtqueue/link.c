@@ -109,7 +109,7 @@ int vq_port_attach(struct vq_port *p, void *mem, size_t len, unsigned side)
 	if (err)
 		return err;
 	/* our peer only sends frames: no writable buffers, none oversized */
-	vq_dev_set_limits(&p->rx, VQ_FRAME_MAX, true);
+	vq_dev_set_limits(&p->rx, VQ_FRAME_MAX, VQ_CHAIN_READ);
 	p->base = m;
 	p->size = len;
 	p->side = side;

@@ -358,19 +358,71 @@ int vq_device_init(struct vq_device *v, void *mem, size_t len, unsigned num,
 	int err = ring_setup(&v->r, mem, len, num);
 	if (err)
 		return err;
-	if (win_len == 0 || win_lo > UINT64_MAX - win_len)
-		return -VQ_EINVAL;
 	v->event_idx = event_idx;
-	v->win_lo = win_lo;
-	v->win_hi = win_lo + win_len;
+	v->max_len = UINT32_MAX;
+	return vq_dev_add_window(v, win_lo, win_len);
+}
+
+int vq_device_init_split(struct vq_device *v, void *desc, void *avail, void *used,
+			 unsigned num, bool event_idx)
+{
+	if (!v)
+		return -VQ_EINVAL;
+	memset(v, 0, sizeof(*v));
+	if (!desc || !avail || !used || !num_ok(num) || ((uintptr_t)desc & 15u) ||
+	    ((uintptr_t)avail & 1u) || ((uintptr_t)used & 3u))
+		return -VQ_EINVAL;
+	v->r.desc = desc;
+	v->r.avail = avail;
+	v->r.used = used;
+	v->r.elem = (struct vq_used_elem *)(v->r.used + 2);
+	v->r.used_event = &v->r.avail[2 + num];
+	v->r.avail_event = (uint16_t *)(v->r.elem + num);
+	v->r.num = (uint16_t)num;
+	v->r.mask = (uint16_t)(num - 1);
+	v->event_idx = event_idx;
 	v->max_len = UINT32_MAX;
 	return 0;
 }
 
-void vq_dev_set_limits(struct vq_device *v, uint32_t max_len, bool read_only)
+int vq_dev_add_window(struct vq_device *v, uint64_t lo, uint64_t len)
+{
+	if (len == 0 || lo > UINT64_MAX - len || v->n_win == VQ_WINDOWS_MAX)
+		return -VQ_EINVAL;
+	v->win[v->n_win].lo = lo;
+	v->win[v->n_win].hi = lo + len;
+	v->n_win++;
+	return 0;
+}
+
+void vq_dev_set_limits(struct vq_device *v, uint32_t max_len, enum vq_chain_kind kind)
 {
 	v->max_len = max_len;
-	v->read_only = read_only;
+	v->kind = kind;
+}
+
+void vq_dev_set_base(struct vq_device *v, uint16_t last_avail)
+{
+	v->last_avail = v->used_idx = v->used_signalled = last_avail;
+}
+
+int vq_dev_untake(struct vq_device *v, unsigned n)
+{
+	if (v->broken)
+		return -VQ_EBROKEN;
+	if (n > (uint16_t)(v->last_avail - v->used_idx))
+		return -VQ_EINVAL;
+	v->last_avail = (uint16_t)(v->last_avail - n);
+	return 0;
+}
+
+/* Does [addr, addr + len) lie inside one window? */
+static bool in_window(const struct vq_device *v, uint64_t addr, uint32_t len)
+{
+	for (unsigned w = 0; w < v->n_win; w++)
+		if (addr >= v->win[w].lo && addr <= v->win[w].hi && len <= v->win[w].hi - addr)
+			return true;
+	return false;
 }
 
 /* Walk and check one chain starting at head.  Each descriptor is read once
@@ -395,11 +447,12 @@ static int dev_walk(struct vq_device *v, uint16_t head, struct vq_chain *c)
 		if (flags & ~(VQ_DESC_F_NEXT | VQ_DESC_F_WRITE))
 			return VQ_EFLAGS;
 		bool write = flags & VQ_DESC_F_WRITE;
-		if ((!write && wlen) || (write && v->read_only))
+		if ((!write && wlen) || (write && v->kind == VQ_CHAIN_READ) ||
+		    (!write && v->kind == VQ_CHAIN_WRITE))
 			return VQ_EFLAGS;
 		if (len == 0)
 			return VQ_ELEN;
-		if (addr < v->win_lo || addr > v->win_hi || len > v->win_hi - addr)
+		if (!in_window(v, addr, len))
 			return VQ_EADDR;
 		if (write)
 			wlen += len;

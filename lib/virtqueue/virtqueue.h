@@ -179,6 +179,12 @@ static inline unsigned vq_drv_outstanding(const struct vq_driver *d)
 /* ------------------------------------------------------------------------ */
 /* Device side: takes available chains, returns them used.                   */
 
+#define VQ_WINDOWS_MAX 8u   /* as many as vhost-user's memory regions */
+
+/* Which buffers a chain may have (virtio-net: TX chains are all
+ * device-readable, RX chains all device-writable). */
+enum vq_chain_kind { VQ_CHAIN_ANY, VQ_CHAIN_READ, VQ_CHAIN_WRITE };
+
 struct vq_device {
 	struct vq_ring r;
 	bool event_idx;
@@ -186,9 +192,10 @@ struct vq_device {
 	uint16_t last_avail;     /* next avail entry we will take */
 	uint16_t used_idx;       /* next used idx we will publish (shadow) */
 	uint16_t used_signalled; /* used idx when we last decided on a kick */
-	uint64_t win_lo, win_hi; /* buffers must lie in [win_lo, win_hi) */
+	unsigned n_win;          /* each buffer must lie inside one window */
+	struct { uint64_t lo, hi; } win[VQ_WINDOWS_MAX];
 	uint32_t max_len;        /* longest chain in bytes we accept */
-	bool read_only;          /* reject chains with writable buffers */
+	enum vq_chain_kind kind;
 };
 
 /* A chain taken from the ring: every segment checked against the window. */
@@ -205,9 +212,32 @@ struct vq_chain {
 int vq_device_init(struct vq_device *v, void *mem, size_t len, unsigned num,
 		   bool event_idx, uint64_t win_lo, uint64_t win_len);
 
-/* Narrow what a chain may be: at most max_len bytes in all, and (read_only)
- * no device-writable buffers.  A chain outside these breaks the ring. */
-void vq_dev_set_limits(struct vq_device *v, uint32_t max_len, bool read_only);
+/* Attach to a ring whose three parts lie apart, as a guest's do (virtio's
+ * desc, driver and device areas, already translated into our memory:
+ * 16 * num, 6 + 2 * num and 6 + 8 * num bytes, aligned 16, 2 and 4).  It
+ * has no window yet: add them before taking anything. */
+int vq_device_init_split(struct vq_device *v, void *desc, void *avail, void *used,
+			 unsigned num, bool event_idx);
+
+/* Accept buffers inside [lo, lo + len) too (up to VQ_WINDOWS_MAX); a
+ * buffer must lie inside one window.  0 or -VQ_EINVAL. */
+int vq_dev_add_window(struct vq_device *v, uint64_t lo, uint64_t len);
+
+/* Narrow what a chain may be: at most max_len bytes in all, and only
+ * buffers of kind.  A chain outside these breaks the ring. */
+void vq_dev_set_limits(struct vq_device *v, uint32_t max_len, enum vq_chain_kind kind);
+
+/* Where the device side starts (vhost-user's SET_VRING_BASE), and where
+ * it is: the next available entry it would take (GET_VRING_BASE). */
+void vq_dev_set_base(struct vq_device *v, uint16_t last_avail);
+static inline uint16_t vq_dev_base(const struct vq_device *v)
+{
+	return v->last_avail;
+}
+
+/* Give back the last n chains taken and not yet put: a frame that needs
+ * more buffers than are there waits for them (mergeable RX buffers). */
+int vq_dev_untake(struct vq_device *v, unsigned n);
 
 /* Take up to max available chains.  Returns the count (0 when none), or a
  * negative error; after a peer error the ring is broken and nothing taken

@@ -324,6 +324,127 @@ static void expect_take_error(struct pair *p, int err)
 	assert_false(vq_dev_enable_notify(&p->v));
 }
 
+/* ---- a guest's ring (vhost-user): parts apart, several windows ---------- */
+
+/* A device over the same memory through init_split, with the windows a
+ * guest's memory table would give: [WIN_LO, +WIN_LEN) and a second one
+ * right after it (adjacent, but a separate region). */
+static void split_device(struct pair *p, enum vq_chain_kind kind)
+{
+	struct vq_ring *r = &p->d.r;
+	assert_int_equal(vq_device_init_split(&p->v, r->desc, r->avail, r->used, p->num, true), 0);
+	assert_int_equal(vq_dev_add_window(&p->v, WIN_LO, WIN_LEN), 0);
+	assert_int_equal(vq_dev_add_window(&p->v, WIN_LO + WIN_LEN, 0x1000), 0);
+	vq_dev_set_limits(&p->v, UINT32_MAX, kind);
+}
+
+static void test_split_ring(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(8, true);
+	split_device(p, VQ_CHAIN_READ);
+	struct vq_chain c[2];
+	offer(p, WIN_LO + WIN_LEN + 0x10, 64);   /* inside the second window */
+	offer(p, WIN_LO, WIN_LEN);               /* the whole first one */
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 2), 2);
+	assert_int_equal(c[0].read_len, 64);
+	assert_int_equal(c[1].read_len, WIN_LEN);
+	pair_free(p);
+
+	/* a buffer across two windows lies in none: refused */
+	p = pair_new(8, true);
+	split_device(p, VQ_CHAIN_READ);
+	set_desc(p, 0, WIN_LO + WIN_LEN - 8, 16, 0, 0);
+	avail_push(p, 0);
+	expect_take_error(p, VQ_EADDR);
+	pair_free(p);
+
+	/* no windows: nothing is acceptable */
+	p = pair_new(8, true);
+	struct vq_ring *r = &p->d.r;
+	assert_int_equal(vq_device_init_split(&p->v, r->desc, r->avail, r->used, 8, true), 0);
+	set_desc(p, 0, WIN_LO, 16, 0, 0);
+	avail_push(p, 0);
+	expect_take_error(p, VQ_EADDR);
+	pair_free(p);
+
+	/* misaligned parts, bad sizes, too many windows */
+	p = pair_new(8, true);
+	r = &p->d.r;
+	struct vq_device v;
+	assert_int_equal(vq_device_init_split(&v, (char *)r->desc + 8, r->avail, r->used, 8, true), -VQ_EINVAL);
+	assert_int_equal(vq_device_init_split(&v, r->desc, (char *)r->avail + 1, r->used, 8, true), -VQ_EINVAL);
+	assert_int_equal(vq_device_init_split(&v, r->desc, r->avail, (char *)r->used + 2, 8, true), -VQ_EINVAL);
+	assert_int_equal(vq_device_init_split(&v, r->desc, r->avail, r->used, 6, true), -VQ_EINVAL);
+	assert_int_equal(vq_device_init_split(&v, r->desc, r->avail, r->used, 8, true), 0);
+	assert_int_equal(vq_dev_add_window(&v, 0, 0), -VQ_EINVAL);
+	assert_int_equal(vq_dev_add_window(&v, UINT64_MAX - 4, 8), -VQ_EINVAL);
+	for (unsigned i = 0; i < VQ_WINDOWS_MAX; i++)
+		assert_int_equal(vq_dev_add_window(&v, 0x1000 * (i + 1), 0x100), 0);
+	assert_int_equal(vq_dev_add_window(&v, 0x100000, 0x100), -VQ_EINVAL);
+	pair_free(p);
+}
+
+/* RX chains are device-writable only; the base and the rewind */
+static void test_write_chains_base_untake(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(8, true);
+	split_device(p, VQ_CHAIN_WRITE);
+	struct vq_seg w = { .addr = WIN_LO, .len = 1500, .write = true };
+	uint16_t head;
+	struct vq_chain c[4];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vq_drv_add(&p->d, &w, 1, &head), 0);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 2), 2);
+	assert_int_equal(c[0].write_len, 1500);
+	/* a frame needing more than is there gives back what it took */
+	assert_int_equal(vq_dev_untake(&p->v, 3), -VQ_EINVAL);
+	assert_int_equal(vq_dev_untake(&p->v, 2), 0);
+	assert_int_equal(vq_dev_base(&p->v), 0);
+	assert_int_equal(vq_dev_take(&p->v, c, 4), 3);
+	uint32_t lens[3] = { 100, 200, 300 };
+	uint16_t heads[3] = { c[0].head, c[1].head, c[2].head };
+	assert_int_equal(vq_dev_put(&p->v, heads, lens, 3), 0);
+	assert_int_equal(vq_dev_untake(&p->v, 1), -VQ_EINVAL);   /* put already */
+	vq_dev_publish(&p->v);
+	uint16_t ids[3];
+	uint32_t got[3];
+	assert_int_equal(vq_drv_reap(&p->d, ids, got, 3), 3);
+	assert_int_equal(got[2], 300);
+	assert_int_equal(vq_dev_base(&p->v), 3);
+	pair_free(p);
+
+	/* a readable buffer on a write-only queue breaks it */
+	p = pair_new(8, true);
+	split_device(p, VQ_CHAIN_WRITE);
+	offer(p, WIN_LO, 64);
+	vq_drv_publish(&p->d);
+	expect_take_error(p, VQ_EFLAGS);
+	pair_free(p);
+
+	/* a device that starts where a previous one stopped (SET_VRING_BASE) */
+	p = pair_new(8, true);
+	for (int i = 0; i < 5; i++) {
+		offer(p, WIN_LO, 64);
+		vq_drv_publish(&p->d);
+		assert_int_equal(vq_dev_take(&p->v, c, 1), 1);
+		assert_int_equal(vq_dev_put(&p->v, &c[0].head, NULL, 1), 0);
+		vq_dev_publish(&p->v);
+		assert_int_equal(vq_drv_reap(&p->d, ids, NULL, 1), 1);
+	}
+	uint16_t base = vq_dev_base(&p->v);
+	assert_int_equal(base, 5);
+	split_device(p, VQ_CHAIN_READ);
+	vq_dev_set_base(&p->v, base);
+	offer(p, WIN_LO, 64);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 4), 1);
+	pair_free(p);
+}
+
 static void test_bad_avail_idx(void **state)
 {
 	(void)state;
@@ -411,7 +532,7 @@ static void test_bad_len_and_flags(void **state)
 	pair_free(p);
 
 	p = pair_new(8, true);
-	vq_dev_set_limits(&p->v, 100, false);
+	vq_dev_set_limits(&p->v, 100, VQ_CHAIN_ANY);
 	set_desc(p, 0, WIN_LO, 60, VQ_DESC_F_NEXT, 1);
 	set_desc(p, 1, WIN_LO, 41, 0, 0);
 	avail_push(p, 0);
@@ -432,7 +553,7 @@ static void test_bad_len_and_flags(void **state)
 	pair_free(p);
 
 	p = pair_new(8, true);
-	vq_dev_set_limits(&p->v, UINT32_MAX, true);
+	vq_dev_set_limits(&p->v, UINT32_MAX, VQ_CHAIN_READ);
 	set_desc(p, 0, WIN_LO, 1, VQ_DESC_F_WRITE, 0);
 	avail_push(p, 0);
 	expect_take_error(p, VQ_EFLAGS);
@@ -555,6 +676,8 @@ int main(void)
 		cmocka_unit_test(test_bad_used),
 		cmocka_unit_test(test_read_once),
 		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_split_ring),
+		cmocka_unit_test(test_write_chains_base_untake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
