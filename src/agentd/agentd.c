@@ -589,7 +589,9 @@ static void client_process(struct client *c)
 	while (c->state != C_END) {
 		if (!client_forward(c))
 			return;
-		if (c->in_off == c->in_len || !link_room())
+		/* a frame may have to go on the link: wait for room, unless
+		 * there is no link (then an EXEC is refused at once) */
+		if (c->in_off == c->in_len || (gfd >= 0 && !link_room()))
 			return;
 		struct agent_frame f;
 		size_t used;
