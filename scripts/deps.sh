@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libinih-dev libcmocka-dev libpcap-dev libjansson-dev libseccomp-dev
-      iproute2 iputils-ping iperf3 vde2 socat tcpdump procps jq"
+      iproute2 iputils-ping iperf3 vde2 socat tcpdump procps jq
+      qemu-system-x86 busybox-static cpio"
 
 missing=""
 for p in $PKGS; do
