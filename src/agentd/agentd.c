@@ -93,12 +93,17 @@ static void logmsg(const char *fmt, ...);
 
 static void logmsg(const char *fmt, ...)
 {
-	char line[768];
+	/* formatted here and written whole: one write(2) per line (stdio
+	 * would fstat and lseek, which the seccomp filter does not allow) */
+	char line[800] = "vqnet-agentd: ";
+	size_t n = strlen(line);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
-	dprintf(2, "vqnet-agentd: %s\n", line);
+	n = strlen(line);
+	line[n++] = '\n';
+	(void)!write(2, line, n);
 }
 
 static uint64_t now_ms(void)
@@ -243,13 +248,15 @@ static uint32_t new_session_id(void)
 	return s;
 }
 
+/* Every command is lost with the session: no CLOSE for them (the agent
+ * has forgotten them, or is gone), only the reason to each client. */
 static void fail_channels(const char *why)
 {
+	for (unsigned i = 0; i < AGENT_CHANNELS_MAX; i++)
+		chan_client[i] = -1;
 	for (unsigned i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0 && clients[i].state == C_RUN)
 			client_end(&clients[i], "%s", why);
-	for (unsigned i = 0; i < AGENT_CHANNELS_MAX; i++)
-		chan_client[i] = -1;
 }
 
 static void start_session(void)
@@ -433,7 +440,7 @@ static void guest_read(void)
 			if (r == 1)
 				r = on_guest_frame(&f);
 			if (r < 0) {
-				guest_lost("the guest broke the protocol after %llu frames: %s",
+				guest_lost("the guest broke the protocol after %llu frame(s): %s",
 					   (unsigned long long)gdec.frames, agent_strerror(r));
 				return;
 			}
