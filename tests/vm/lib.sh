@@ -55,6 +55,7 @@ cleanup() {
 
 # run_qemu SOCKDIR CONSOLE NAME ACCEL [EXTRA...]: a vqnet VM guest with
 # the agent only (no NIC at all), in the foreground (callers add &).
+# GUEST_ARGS: more kernel command line words (vqnet.if=... and so on).
 run_qemu() {
 	dir=$1 console=$2 name=$3 accel=$4
 	shift 4
@@ -63,7 +64,7 @@ run_qemu() {
 		-m 256M -smp 1 \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		-kernel "$GUEST/vmlinuz" -initrd "$GUEST/initramfs.cpio" \
-		-append "$(cat "$GUEST/cmdline") vqnet.name=$name" \
+		-append "$(cat "$GUEST/cmdline") vqnet.name=$name ${GUEST_ARGS:-}" \
 		-chardev file,id=console,path="$console" -serial chardev:console \
 		-device virtio-serial-pci,id=vser \
 		-chardev socket,id=agent,path="$dir/agent.sock",server=on,wait=off \
