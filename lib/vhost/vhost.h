@@ -403,10 +403,10 @@ void vhost_dev_init(struct vhost_dev *d);
  * rings), GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM (1 queue pair),
  * SET_MEM_TABLE, SET_VRING_NUM/ADDR/BASE, GET_VRING_BASE (stops the ring),
  * SET_VRING_KICK/CALL/ERR, SET_VRING_ENABLE.  Every other request is
- * refused with -EPROTO and its name.  Order: GET_FEATURES and the
- * protocol-feature messages at any time; everything else but
- * SET_VRING_CALL/ERR/ENABLE (which QEMU sends at init) after SET_OWNER;
- * SET_VRING_NUM/BASE/ADDR/KICK after SET_FEATURES; SET_VRING_ADDR after
+ * refused with -EPROTO and its name.  Order: GET_FEATURES, GET_QUEUE_NUM
+ * and the protocol-feature messages at any time; everything else after
+ * SET_OWNER; SET_VRING_NUM/BASE/ADDR/KICK after SET_FEATURES (CALL, ERR and
+ * ENABLE may come before it: QEMU sends them at init); SET_VRING_ADDR after
  * SET_VRING_NUM and SET_MEM_TABLE.  A ring starts when it has its size, its
  * addresses, memory, features and a kick fd (QEMU's order makes that
  * SET_VRING_KICK); it stops at GET_VRING_BASE or RESET_OWNER, after which it
@@ -437,8 +437,9 @@ int vhost_dev_ring_stopped(struct vhost_dev *d, unsigned q, uint16_t last_avail,
 /* The connection is gone (or we end it): act stops both rings (nothing to
  * report: their state is forgotten), closes every fd the device holds and
  * unmaps the table in use or being mapped; then d is as vhost_dev_init left
- * it, ready for the front-end to reconnect.  Safe in any state, pending
- * completions included. */
+ * it, ready for the front-end to reconnect.  Safe in any state, a stop
+ * still to report included; but complete an outstanding map first
+ * (vhost_dev_mem_mapped), or its mappings are not in the unmap list. */
 void vhost_dev_disconnect(struct vhost_dev *d, struct vhost_action *act);
 
 #endif

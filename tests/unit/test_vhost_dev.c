@@ -123,7 +123,7 @@ static int send_fds(struct fx *f, uint32_t req, uint32_t flags, const void *p, u
 	memcpy(wire, h, sizeof(h));
 	if (size)
 		memcpy(wire + VHOST_HDR_SIZE, p, size);
-	int fds[VHOST_FDS_MAX];
+	int fds[VHOST_FDS_MAX] = { 0 };
 	for (unsigned i = 0; i < nfds; i++) {
 		fds[i] = f->next_fd++;
 		assert_true(fds[i] < FD_MAX);
