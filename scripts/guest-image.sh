@@ -11,8 +11,8 @@
 #   cmdline          the kernel command line every VM starts from (the lab's
 #                    vqnet.* words are appended: see guest/init)
 # The image is rebuilt only when its inputs change: a hash of this script,
-# guest/, lib/agent/, the package versions and the samples' binaries and
-# libraries.  Prints the image's size and how long the build took.
+# the files of guest/ and lib/agent/ that go into it, the package versions
+# and the samples' binaries and libraries.  Prints the image's size and how long the build took.
 set -eu
 
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [BIN_DIR]" >&2; exit 2; }
@@ -69,7 +69,7 @@ HASH=$( {
 	echo "kernel $KPKG $KVER_PKG"
 	dpkg-query -W -f='${Package} ${Version}\n' busybox-static libc6-dev gcc 2>/dev/null || true
 	# contents and names, not where the tree or the build dir is
-	(cd "$SRC" && find scripts/guest-image.sh guest lib/agent -type f | LC_ALL=C sort | xargs sha256sum)
+	(cd "$SRC" && sha256sum scripts/guest-image.sh guest/init guest/agent.c lib/agent/agent.c lib/agent/agent.h)
 	for f in $SAMPLES; do echo "$(sha256sum <"$f") $(basename "$f")"; done
 	[ -z "$LIBS" ] || sha256sum $LIBS
 } | sha256sum | cut -c1-16)
