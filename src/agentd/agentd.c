@@ -40,7 +40,7 @@
  * and HELLOs always find room above it */
 #define LINK_DATA_LIMIT (LINK_CAP - 128u * 1024u)
 #define COUT_CAP (AGENT_WINDOW + 4u * 1024u)
-#define CIN_CAP (64u * 1024u)
+#define CIN_CAP (16u * 1024u)   /* per read; the decoder holds whole frames */
 #define HELLO_RESEND_MS 1000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
@@ -295,7 +295,9 @@ static void guest_lost(const char *fmt, ...)
 
 static void guest_connect(void)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a unix connect only waits when the server's backlog
+	 * is full (QEMU accepts one connection at a time); then we retry */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		logmsg("socket: %s", strerror(errno));
 		retry_at = now_ms() + BACKOFF_MAX_MS;
@@ -303,7 +305,6 @@ static void guest_connect(void)
 	}
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->qemu_path);
-	/* connect to a unix socket does not wait for the server to accept */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (!connect_logged)
 			logmsg("cannot connect to %s: %s (retrying)", cfg->qemu_path, strerror(errno));
@@ -315,7 +316,6 @@ static void guest_connect(void)
 		backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
 		return;
 	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
 	logmsg("connected to %s", cfg->qemu_path);
 	connect_logged = false;
 	gfd = fd;

@@ -391,7 +391,7 @@ static void test_hostile(void)
 	char rfd[16];
 	snprintf(rfd, sizeof(rfd), "%d", rp[1]);
 	char *agentd[] = { VQNET_BIN "/vqnet-agentd", "--qemu", qsock, "--listen", csock,
-			   "--ready-fd", rfd, NULL };
+			   "--ready-fd", rfd, "--seccomp", NULL };
 	agentd_pid = spawn(agentd, &rp[1], 1);
 	close(rp[1]);
 	static uint8_t big[AGENT_FRAME_MAX];
