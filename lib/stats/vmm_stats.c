@@ -22,3 +22,13 @@ const char *vmm_link_error_name(int64_t error)
 		return "invalid error value";
 	return vq_strerror((int)error);
 }
+
+const char *vmm_port_state_name(uint64_t state)
+{
+	static const char *const names[VMM_PORT_STATES] = {
+		[VMM_PORT_NONE] = "none", [VMM_PORT_UP] = "up", [VMM_PORT_GONE] = "gone",
+		[VMM_PORT_WAITING] = "waiting", [VMM_PORT_CONNECTED] = "negotiating",
+		[VMM_PORT_RUNNING] = "running", [VMM_PORT_BROKEN] = "broken",
+	};
+	return state < VMM_PORT_STATES ? names[state] : NULL;
+}

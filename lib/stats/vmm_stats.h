@@ -30,6 +30,20 @@ struct vmm_if_stats {
 	uint64_t unknown;            /* unicast to no one reachable */
 	uint64_t runts;              /* shorter than a header, or too long */
 	uint64_t bad_header;         /* a peer's offload header we refused */
+	uint32_t port_state;         /* enum vmm_port_state */
+	int32_t port_error;          /* BROKEN: the guest's violation (-VQ_E*) */
+};
+
+/* How an interface's guest port is (vmm_if_stats.port_state). */
+enum vmm_port_state {
+	VMM_PORT_NONE = 0,   /* no port: a filter's interface, or not yet made */
+	VMM_PORT_UP,         /* a TAP, up */
+	VMM_PORT_GONE,       /* the TAP was deleted in the guest */
+	VMM_PORT_WAITING,    /* vhost-user: no QEMU connected */
+	VMM_PORT_CONNECTED,  /* vhost-user: QEMU connected, rings not running */
+	VMM_PORT_RUNNING,    /* vhost-user: both rings served */
+	VMM_PORT_BROKEN,     /* vhost-user: the guest broke a ring (port_error) */
+	VMM_PORT_STATES
 };
 
 /* What a link is doing, as its vmm sees it (vmm_link_stats.state). */
@@ -103,6 +117,10 @@ static inline struct vmm_counter *vmm_stats_rule(struct vmm_stats *s, unsigned n
 /* "ok", "full", "stalled", "broken", or NULL for a value no vmm should
  * write (the caller says so rather than trusting it). */
 const char *vmm_link_state_name(uint64_t state);
+
+/* "tap", "gone", "waiting", "negotiating", "running", "broken", or NULL
+ * for a value no vmm writes. */
+const char *vmm_port_state_name(uint64_t state);
 
 /* The sentence for a link's error word: NULL for 0 (healthy), vq_strerror's
  * text for a real VQ_E* code, and "invalid error value" for anything else. */

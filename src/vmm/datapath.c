@@ -62,7 +62,7 @@ static void link_dead(struct vmm *m, struct link *l, int err)
 static void pend_set(struct iface *ifc, struct pending *pd, uint64_t ports)
 {
 	uint64_t was = pd->active ? pd->ports : 0;
-	for (uint64_t d = was ^ ports; d; d &= d - 1) {
+	for (uint64_t d = (was ^ ports) & ~VSW_PORT_BIT(VSW_LOCAL); d; d &= d - 1) {
 		struct link *l = ifc->link[__builtin_ctzll(d)];
 		if (ports & (d & -d))
 			l->waiting++;
@@ -84,16 +84,19 @@ static void port_gone(struct vmm *m, struct iface *ifc, int err)
 }
 
 /* f is a link frame: the virtio-net header, then the Ethernet frame.  A
- * port that is gone, refuses it, or is full drops it: no port says "full"
- * yet (a TAP never does); one that will must hold it as links do. */
-static void to_guest(struct iface *ifc, const uint8_t *f, size_t len)
+ * port that is gone or refuses it drops it (counted); one that is full
+ * (a guest with no RX buffers: a TAP never is) says so, -EAGAIN, and the
+ * frame is held as for a full link. */
+static int to_guest(struct iface *ifc, const uint8_t *f, size_t len)
 {
-	if (port_open(&ifc->port) && ifc->port.ops->send(&ifc->port, f, len) == 0) {
+	int err = port_open(&ifc->port) ? ifc->port.ops->send(&ifc->port, f, len) : -ENODEV;
+	if (err == 0) {
 		ADD(ifc->st->to_guest_frames, 1);
 		ADD(ifc->st->to_guest_bytes, len - VSW_VNET_HDR);
-	} else {
+	} else if (err != -EAGAIN) {
 		ADD(ifc->st->to_guest_drops, 1);
 	}
+	return err;
 }
 
 /* A stalled link is waited for again once its peer has caught up: every
@@ -123,7 +126,8 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 {
 	uint64_t full = 0;
 	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
-		to_guest(ifc, f, len);
+		if (to_guest(ifc, f, len) == -EAGAIN)
+			full |= VSW_PORT_BIT(VSW_LOCAL);
 		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
 	}
 	while (ports) {
@@ -165,7 +169,9 @@ static bool worth_holding(struct iface *ifc, uint64_t ports, uint64_t full)
 {
 	if (!(ports & (ports - 1)))
 		return true;
-	for (; full; full &= full - 1)
+	if (full & VSW_PORT_BIT(VSW_LOCAL))
+		ADD(ifc->st->to_guest_drops, 1);
+	for (full &= ~VSW_PORT_BIT(VSW_LOCAL); full; full &= full - 1)
 		ADD(ifc->link[__builtin_ctzll(full)]->st->drop_full, 1);
 	return false;
 }
@@ -268,7 +274,10 @@ static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t
 {
 	uint64_t left = deliver(m, ifc, pd->buf, pd->len, pd->ports);
 	if (left && now - pd->since >= STALL_NS) {
-		for (uint64_t p = left; p; p &= p - 1) {
+		/* a guest that takes nothing for that long loses the frame */
+		if (left & VSW_PORT_BIT(VSW_LOCAL))
+			ADD(ifc->st->to_guest_drops, 1);
+		for (uint64_t p = left & ~VSW_PORT_BIT(VSW_LOCAL); p; p &= p - 1) {
 			struct link *l = ifc->link[__builtin_ctzll(p)];
 			l->stalled = true;
 			ADD(l->st->drop_stalled, 1);
@@ -295,6 +304,11 @@ static void retry_pending(struct vmm *m, uint64_t now)
 
 static void publish_all(struct vmm *m)
 {
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		struct port *pt = &m->ifc[i].port;
+		if (port_open(pt) && pt->ops->flush)
+			pt->ops->flush(pt);
+	}
 	for (unsigned i = 0; i < m->n_links; i++) {
 		struct link *l = &m->links[i];
 		if (!l->dirty || l->dead)
@@ -384,6 +398,9 @@ void vmm_run(struct vmm *m)
 		for (unsigned i = 0; i < m->n_ifc; i++)
 			held |= m->ifc[i].pend.active;
 		sync_stats(m, !busy);
+		/* a port that has room again: retry what waits for it at once */
+		busy |= m->room;
+		m->room = false;
 		int n = epoll_wait(m->epfd, ev, 64, sleep_ms(m, busy, held ? sys_now_ns() : 0));
 		if (n < 0 && errno != EINTR)
 			vmm_fail("epoll_wait: %s", strerror(errno));
@@ -414,9 +431,13 @@ void vmm_run(struct vmm *m)
 			if (!port_open(&ifc->port))
 				continue;
 			unsigned what = ifc->port.ops->event(&ifc->port, EV_SUB(u), ev[i].events);
-			if (what & PORT_EV_GONE)
+			if (what & PORT_EV_GONE) {
 				port_gone(m, ifc, EIO);
-			else if ((what & PORT_EV_FRAMES) && !ifc->pend.active)
+				continue;
+			}
+			if (what & PORT_EV_ROOM)
+				m->room = true;
+			if ((what & PORT_EV_FRAMES) && !ifc->pend.active)
 				pump_port(m, ifc);
 		}
 	}

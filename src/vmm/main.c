@@ -72,10 +72,13 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 		"usage: %s --supervisor PID --uid UID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
-		"          [--netns NAME | --rules-fd FD] [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
+		"          [--netns NAME | --vhost IFACE=FD ... | --rules-fd FD]\n"
+		"          [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
-		"between its TAP devices (a guest, in namespace NAME) or through its\n"
-		"rules (a filter) and its shared-memory links.\n", vmm_prog);
+		"between its guest ports (TAP devices of a namespace guest in namespace\n"
+		"NAME, or the vhost-user virtio-net devices of a QEMU guest, served on\n"
+		"listening sockets) or through its rules (a filter) and its\n"
+		"shared-memory links.\n", vmm_prog);
 }
 
 int main(int argc, char **argv)
@@ -84,7 +87,8 @@ int main(int argc, char **argv)
 	int lab_fd = -1, stats_fd = -1, rules_fd = -1, supervisor = -1;
 	long uid = -1;
 	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
-	unsigned n_la = 0;
+	static struct vhost_arg va[LAB_MAX_IFACES];
+	unsigned n_la = 0, n_va = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,6 +122,14 @@ int main(int argc, char **argv)
 			char *end;
 			long pid = strtol(v, &end, 10);
 			supervisor = *end || pid <= 1 || pid > INT32_MAX ? -1 : (int)pid;
+		} else if (!strcmp(a, "--vhost") && n_va < sizeof(va) / sizeof(va[0])) {
+			const char *eq = strchr(v, '=');
+			int ifc = parse_fd(v), fd = eq ? parse_fd(eq + 1) : -1;
+			if (ifc < 0 || fd < 0) {
+				fprintf(stderr, "%s: bad --vhost \"%s\" (IFACE=FD)\n", vmm_prog, v);
+				return 2;
+			}
+			va[n_va++] = (struct vhost_arg){ .iface = (unsigned)ifc, .fd = fd };
 		} else if (!strcmp(a, "--link") && n_la < sizeof(la) / sizeof(la[0])) {
 			if (parse_link(v, &la[n_la++])) {
 				fprintf(stderr, "%s: bad --link \"%s\" (INDEX=MEMFD,BELL,PEERBELL)\n",
@@ -142,7 +154,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	static struct vmm m;
-	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la);
+	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
 	vmm_sandbox(&m, supervisor, (uid_t)uid, ready_fd);
 	if (write(ready_fd, "ok\n", 3) != 3)
 		vmm_fail("cannot report ready");

@@ -16,6 +16,7 @@
  * another vmm (each has its own uid).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <seccomp.h>
@@ -81,6 +82,23 @@ static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd)
 		fd_add(&wr, m->ifc[i].port.fd);
 	}
 	int err = 0;
+	/* A QEMU guest's device gets new descriptors all along (the
+	 * connection, the eventfds and memory fds QEMU sends), whose numbers
+	 * no filter can know now: for it, read, write and the socket calls on
+	 * any descriptor.  It still cannot make one itself (no open, socket,
+	 * pipe), exec, or signal anyone. */
+	if (m->node->kind == LAB_GUEST && m->node->guest_kind == LAB_KIND_QEMU) {
+		static const int vhost[] = {
+			SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(accept4), SCMP_SYS(recvmsg),
+			SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+		};
+		/* fcntl: only to read a memory fd's seals */
+		struct scmp_arg_cmp get_seals = { .arg = 1, .op = SCMP_CMP_EQ, .datum_a = F_GET_SEALS };
+		if (!err)
+			err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, &get_seals);
+		for (size_t i = 0; !err && i < sizeof(vhost) / sizeof(vhost[0]); i++)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, vhost[i], 0);
+	}
 	if (!err) err = allow_on(ctx, SCMP_SYS(read), &rd);
 	if (!err) err = allow_on(ctx, SCMP_SYS(readv), &rd);
 	if (!err) err = allow_on(ctx, SCMP_SYS(write), &wr);

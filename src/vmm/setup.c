@@ -49,6 +49,29 @@ static void setup_guest_netns(struct vmm *m, const char *netns)
 	}
 }
 
+/* A QEMU guest: one vhost-user device per interface, on the listening
+ * socket the supervisor made for it; the vmm needs no network of its own,
+ * so it takes an empty namespace (isolation, not function). */
+static void setup_vm(struct vmm *m, const struct vhost_arg *va, unsigned n_va)
+{
+	if (n_va != m->n_ifc)
+		vmm_fail("%u --vhost sockets given, %s has %u interfaces", n_va, m->node->name, m->n_ifc);
+	for (unsigned i = 0; i < m->n_ifc; i++) {
+		const struct vhost_arg *a = NULL;
+		for (unsigned x = 0; x < n_va; x++)
+			if (va[x].iface == i)
+				a = &va[x];
+		if (!a)
+			vmm_fail("no --vhost for %s", m->ifc[i].li->name);
+		int err = vhost_port_open(&m->ifc[i].port, m->ifc[i].li, a->fd, m->epfd, i);
+		if (err)
+			vmm_fail("%s: cannot serve its device: %s", m->ifc[i].li->name, strerror(-err));
+	}
+	if (unshare(CLONE_NEWNET) < 0)
+		fprintf(stderr, "%s: %s: no namespace of its own: %s\n", vmm_prog, m->node->name,
+			strerror(errno));
+}
+
 /* A filter node: its rules in order (lab lines and rules file), compiled
  * once; the node gets an empty network namespace of its own, since it
  * needs none (best effort: isolation, not function). */
@@ -133,8 +156,9 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	l->peer_bell = a->peer_bell;
 	l->st = vmm_stats_link(m->stats, m->n_ifc, k);
 	l->st->state = VMM_LINK_OK;
-	/* a filter holds a link's frame while its destinations are full */
-	if (m->node->kind != LAB_GUEST && !(l->pend.buf = malloc(VQ_FRAME_MAX)))
+	/* a link's frame waits while its destinations are full (a filter's
+	 * other links, a VM guest without RX buffers) */
+	if (!(l->pend.buf = malloc(VQ_FRAME_MAX)))
 		vmm_fail("out of memory");
 	int err;
 	l->mem = sys_map_sealed(a->mem, &l->len, &err);
@@ -179,7 +203,8 @@ static void setup_loop(struct vmm *m)
 }
 
 void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_fd, int stats_fd,
-	       int rules_fd, const struct link_arg *la, unsigned n_la)
+	       int rules_fd, const struct link_arg *la, unsigned n_la,
+	       const struct vhost_arg *va, unsigned n_va)
 {
 	size_t len;
 	char *text = read_text(lab_fd, "lab", &len);
@@ -192,8 +217,11 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 		vmm_fail("no node \"%s\" in the lab", node_name);
 	m->node = &m->lab->nodes[ni];
 	bool guest = m->node->kind == LAB_GUEST;
-	if (guest != (netns != NULL))
-		vmm_fail(guest ? "a guest needs --netns" : "a filter has no namespace to enter");
+	bool vm = guest && m->node->guest_kind == LAB_KIND_QEMU;
+	if ((guest && !vm) != (netns != NULL))
+		vmm_fail(guest && !vm ? "a namespace guest needs --netns" : "only a namespace guest has --netns");
+	if (!vm && n_va)
+		vmm_fail("--vhost is for QEMU guests");
 	if (!guest && (m->node->filter.rules_file != NULL) != (rules_fd >= 0))
 		vmm_fail("--rules-fd goes with, and only with, a rules file");
 	struct lab_rule *file_rules = NULL;
@@ -223,6 +251,7 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 		ifc->li = &m->node->ifaces[i];
 		ifc->port.fd = -1;
 		ifc->st = vmm_stats_if(m->stats, i);
+		ifc->port.st = ifc->st;
 		ifc->pend.buf = malloc(VQ_FRAME_MAX);
 		if (!ifc->pend.buf)
 			vmm_fail("out of memory");
@@ -234,7 +263,9 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 	}
 
 	setup_loop(m);
-	if (guest)
+	if (vm)
+		setup_vm(m, va, n_va);
+	else if (guest)
 		setup_guest_netns(m, netns);
 	else
 		setup_filter(m, file_rules, n_file);

@@ -185,6 +185,7 @@ static void tap_close(struct port *p)
 	close(p->fd);
 	p->fd = -1;
 	p->ops = NULL;
+	__atomic_store_n(&p->st->port_state, VMM_PORT_GONE, __ATOMIC_RELAXED);
 }
 
 static const struct port_ops tap_ops = {
@@ -194,6 +195,7 @@ static const struct port_ops tap_ops = {
 	.pause = tap_pause,
 	.event = tap_event,
 	.close = tap_close,
+	.flush = NULL,
 };
 
 int tap_port_open(struct port *p, const struct lab_iface *li, int epfd, unsigned index,
@@ -217,6 +219,8 @@ int tap_port_open(struct port *p, const struct lab_iface *li, int epfd, unsigned
 		close(fd);
 		return err;
 	}
-	*p = (struct port){ .ops = &tap_ops, .epfd = epfd, .index = index, .fd = fd };
+	struct vmm_if_stats *st = p->st;
+	*p = (struct port){ .ops = &tap_ops, .epfd = epfd, .index = index, .fd = fd, .st = st };
+	__atomic_store_n(&st->port_state, VMM_PORT_UP, __ATOMIC_RELAXED);
 	return 0;
 }

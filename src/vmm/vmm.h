@@ -74,6 +74,9 @@ struct port_ops {
 	void (*pause)(struct port *p, bool pause);
 	/* An event on its descriptor sub: PORT_EV_* bits. */
 	unsigned (*event)(struct port *p, unsigned sub, uint32_t events);
+	/* Make what recv took and send gave visible to the guest, and notify
+	 * it if it asked: once per batch (NULL: nothing to do, as a TAP). */
+	void (*flush)(struct port *p);
 	/* Let go of everything; the port is unused afterwards. */
 	void (*close)(struct port *p);
 };
@@ -85,6 +88,8 @@ struct port {
 	bool paused;
 	int fd;                      /* TAP: the device (the sandbox lets the
 					datapath read and write it) */
+	void *priv;                  /* vhost-user: its device state */
+	struct vmm_if_stats *st;     /* where it says how it is (port_state) */
 };
 
 static inline bool port_open(const struct port *p)
@@ -97,6 +102,12 @@ static inline bool port_open(const struct port *p)
  * *what saying which step failed. */
 int tap_port_open(struct port *p, const struct lab_iface *li, int epfd, unsigned index,
 		  const char **what);
+
+/* vhost.c: a vhost-user virtio-net device for a QEMU guest's NIC li,
+ * served on the listening unix socket lfd (QEMU connects to it), its
+ * descriptors registered with epfd.  0 or -errno. */
+int vhost_port_open(struct port *p, const struct lab_iface *li, int lfd, int epfd,
+		    unsigned index);
 
 /* tap.c: bring interface name up; write /proc/sys/<key> (this namespace's
  * net.* keys).  0 or -errno. */
@@ -155,6 +166,7 @@ struct vmm {
 	struct flt *flt;     /* filter nodes only */
 	unsigned n_rules;
 	uint64_t synced;     /* when the filter's counters were last published */
+	bool room;           /* a port has room again: retry held frames now */
 	int epfd, sigfd;
 	uint8_t buf[VQ_FRAME_MAX + 1];
 };
@@ -163,6 +175,13 @@ struct vmm {
 struct link_arg {
 	unsigned index;
 	int mem, bell, peer_bell;
+};
+
+/* One --vhost argument: an interface of a QEMU guest, and the listening
+ * socket its device is served on. */
+struct vhost_arg {
+	unsigned iface;
+	int fd;
 };
 
 /* main.c: our name, for messages. */
@@ -175,7 +194,8 @@ void vmm_fail(const char *fmt, ...);
 
 /* setup.c: everything before the first frame; fails through vmm_fail. */
 void vmm_setup(struct vmm *m, const char *node, const char *netns, int lab_fd, int stats_fd,
-	       int rules_fd, const struct link_arg *la, unsigned n_la);
+	       int rules_fd, const struct link_arg *la, unsigned n_la,
+	       const struct vhost_arg *va, unsigned n_va);
 
 /* sandbox.c: become uid (and gid uid) with no capabilities, for good, and
  * allow only the system calls the datapath makes, on m's descriptors (and

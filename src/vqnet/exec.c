@@ -31,8 +31,8 @@ int cmd_exec(int argc, char **argv)
 		return cmd_usage("exec");
 	char why[512];
 	int not_up;
-	int handle = guest_open(argv[1], argv[2], why, sizeof(why), &not_up);
-	if (handle < 0) {
+	struct guest_handle h;
+	if (guest_open(argv[1], argv[2], &h, why, sizeof(why), &not_up) < 0) {
 		err_msg("%s", why);
 		return not_up ? EXIT_NOT_UP : EXIT_USAGE;
 	}
@@ -44,8 +44,8 @@ int cmd_exec(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	child = guest_spawn(handle, argv + cmd, 0, 1, 2, false);
-	close(handle);
+	child = guest_spawn(&h, argv + cmd, 0, 1, 2, false);
+	guest_close(&h);
 	if (child < 0) {
 		err_msg("cannot start %s in %s: %s", argv[cmd], argv[2], strerror(-child));
 		return EXIT_FAIL;

@@ -14,45 +14,56 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "agent_client.h"
 #include "ctl.h"
 #include "rundir.h"
 #include "sys.h"
 
-int guest_open(const char *lab, const char *guest, char *why, size_t len, int *not_up)
+int guest_open(const char *lab, const char *guest, struct guest_handle *h, char *why,
+	       size_t len, int *not_up)
 {
 	char req[CTL_REQUEST_MAX], *reply = NULL;
-	int fd = -1;
+	*h = (struct guest_handle){ .pidfd = -1 };
 	*not_up = 0;
 	if (!lab_name_ok(lab) || !lab_name_ok(guest)) {
 		snprintf(why, len, "bad lab or guest name \"%s\" \"%s\"", lab, guest);
 		return -1;
 	}
 	snprintf(req, sizeof(req), "guest %s", guest);
-	int err = ctl_request(lab, req, &reply, &fd, 10000);
+	int err = ctl_request(lab, req, &reply, &h->pidfd, 10000);
 	if (err) {
 		*not_up = err == -ENOENT;
 		snprintf(why, len, err == -ENOENT ? "lab %s is not up (see 'vqnet list')"
 			 : "lab %s: its supervisor does not answer: %s", lab, strerror(-err));
 		return -1;
 	}
-	if (strncmp(reply, "ok", 2) || fd < 0) {
-		reply[strcspn(reply, "\n")] = 0;
+	reply[strcspn(reply, "\n")] = 0;
+	int rc = 0;
+	if (!strncmp(reply, "vm ", 3) && h->pidfd < 0 && strlen(reply + 3) < sizeof(h->agent)) {
+		snprintf(h->agent, sizeof(h->agent), "%s", reply + 3);
+	} else if (strncmp(reply, "ok", 2) || h->pidfd < 0) {
 		snprintf(why, len, "lab %s: %s", lab,
 			 strncmp(reply, "error: ", 7) ? "no handle for the guest" : reply + 7);
-		if (fd >= 0)
-			close(fd);
-		free(reply);
-		return -1;
+		guest_close(h);
+		rc = -1;
 	}
 	free(reply);
-	return fd;
+	return rc;
 }
 
-int guest_join(int handle)
+void guest_close(struct guest_handle *h)
+{
+	if (h->pidfd >= 0)
+		close(h->pidfd);
+	h->pidfd = -1;
+	h->agent[0] = 0;
+}
+
+int guest_join(int pidfd)
 {
 	char cwd[PATH_MAX];
 	bool have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
-	if (setns(handle, CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) < 0)
+	if (setns(pidfd, CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) < 0)
 		return -errno;
 	/* joining a mount namespace moves us to its root: come back to the
 	 * same path (the guest sees the host's files, but /proc, /sys) */
@@ -115,7 +126,37 @@ __attribute__((noreturn)) static void relay(int handle, char *const argv[])
 	_exit(WEXITSTATUS(st));
 }
 
-pid_t guest_spawn(int handle, char *const argv[], int in, int out, int err_fd, bool own_group)
+/* In the relay of a VM guest: the program runs through its agent, with
+ * our stdin, stdout and stderr; TERM, HUP and INT sent to us go to it. */
+__attribute__((noreturn)) static void relay_vm(const char *agent, char *const argv[])
+{
+	sigset_t fwd;
+	sigemptyset(&fwd);
+	sigaddset(&fwd, SIGTERM);
+	sigaddset(&fwd, SIGHUP);
+	sigaddset(&fwd, SIGINT);
+	struct agentc_cmd cmd = { .argv = argv, .in_fd = 0, .out_fd = 1, .err_fd = 2, .forward = &fwd };
+	struct agentc_status st;
+	int err = agentc_run(agent, &cmd, &st);
+	if (err || st.how == AGENTC_FAILED) {
+		err_msg("cannot run %s in the VM: %s", argv[0], err ? strerror(-err) : st.error);
+		_exit(126);
+	}
+	if (st.error[0])
+		err_msg("%s", st.error);   /* could not run it: exit 126/127 follows */
+	if (st.how == AGENTC_KILLED) {
+		signal(st.value, SIG_DFL);
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		raise(st.value);
+		_exit(128 + st.value);
+	}
+	_exit(st.value);
+}
+
+pid_t guest_spawn(const struct guest_handle *h, char *const argv[], int in, int out, int err_fd,
+		  bool own_group)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -138,7 +179,11 @@ pid_t guest_spawn(int handle, char *const argv[], int in, int out, int err_fd, b
 	if (err_fd != 2)
 		dup2(err_fd >= 0 ? err_fd : null, 2);
 	/* no descriptor of ours but the three, and the handle until exec */
-	int keep[1] = { handle };
+	if (h->pidfd < 0) {
+		sys_close_all_but(NULL, 0);
+		relay_vm(h->agent, argv);
+	}
+	int keep[1] = { h->pidfd };
 	sys_close_all_but(keep, 1);
-	relay(handle, argv);
+	relay(h->pidfd, argv);
 }

@@ -63,7 +63,7 @@ struct run {
 	const struct lab *lab;
 	int sigfd;
 	int signo;               /* the signal that interrupted us, or 0 */
-	int *handle;             /* per node: the guest's handle (guest.h), or -1 */
+	struct guest_handle *handle;   /* per node: the guest's way in (guest.h) */
 	unsigned n_guests;
 	struct outcome (*res)[2];   /* [scenario][0 one vm, 1 across] */
 };
@@ -193,7 +193,7 @@ static pid_t spawn(const struct run *r, struct prog *p)
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	pid_t pid = guest_spawn(r->handle[lab_node_find(r->lab, p->guest)], p->argv, -1, pfd[1], pfd[1], true);
+	pid_t pid = guest_spawn(&r->handle[lab_node_find(r->lab, p->guest)], p->argv, -1, pfd[1], pfd[1], true);
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
@@ -244,7 +244,7 @@ static bool linked(const struct lab *lab, unsigned a, unsigned b)
 static bool pings(const struct run *r, int guest, const char *addr)
 {
 	char *argv[] = { "ping", "-c", "1", "-W", "1", (char *)addr, NULL };
-	pid_t pid = guest >= 0 ? guest_spawn(r->handle[guest], argv, -1, -1, -1, true) : -1;
+	pid_t pid = guest >= 0 ? guest_spawn(&r->handle[guest], argv, -1, -1, -1, true) : -1;
 	int st;
 	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
@@ -471,11 +471,11 @@ static int open_guests(struct run *r)
 	for (unsigned i = 0; i < r->lab->n_nodes; i++) {
 		char why[512];
 		int not_up;
-		r->handle[i] = -1;
+		r->handle[i] = (struct guest_handle){ .pidfd = -1 };
 		if (r->lab->nodes[i].kind != LAB_GUEST)
 			continue;
-		if ((r->handle[i] = guest_open(r->lab->name, r->lab->nodes[i].name, why, sizeof(why),
-					       &not_up)) < 0) {
+		if (guest_open(r->lab->name, r->lab->nodes[i].name, &r->handle[i], why, sizeof(why),
+			       &not_up) < 0) {
 			err_msg("%s", why);
 			return -EIO;
 		}

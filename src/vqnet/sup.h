@@ -53,6 +53,23 @@ struct sup_node {
 	const struct lab_rule **rules;   /* filters: the rules in force, in order */
 	unsigned n_rules;
 	char netns[LAB_NETNS_MAX];
+	struct sup_vm *vm;    /* kind qemu: its VM (sup_vm.c), else NULL */
+};
+
+/* A QEMU guest: its QEMU, its agentd, the sockets of its NICs. */
+struct sup_vm {
+	int *vhost_fd;        /* per interface: the socket its vmm listens on */
+	char (*vhost_path)[108];
+	pid_t qemu, agentd;
+	int qemu_fd, agentd_fd;   /* pidfds, -1 when none */
+	int qemu_status;
+	bool qemu_exited, agentd_exited;
+	int ready_fd;         /* agentd's "ready" / "lost" lines, -1 when closed */
+	enum { VM_BOOTING, VM_READY, VM_LOST } agent;
+	char agent_why[128];
+	uint64_t boot_ns;     /* from QEMU's start to its agent's hello */
+	char agent_path[108]; /* agentd's client socket: how exec reaches it */
+	char console[256];
 };
 
 struct sup {
@@ -73,11 +90,27 @@ struct sup {
 
 extern struct sup S;
 
+/* The uid of a node's process in a role: one each, never shared. */
+enum { SUP_ROLE_VMM, SUP_ROLE_QEMU, SUP_ROLE_AGENTD };
+#define SUP_ROLE_UIDS 16384u     /* nodes per lab, at most */
+uid_t sup_uid(unsigned role, unsigned node);
+
 /* Log a line (timestamped) to the lab's log. */
 __attribute__((format(printf, 1, 2))) void sup_log(const char *fmt, ...);
 
 /* Bring the lab up; 0, or -1 with msg saying why (then call sup_teardown). */
 int sup_bring_up(char *msg, size_t len);
+
+/* VM guests (sup_vm.c): before the vmms start, their NICs' sockets and a
+ * check of the guest image; after, QEMU and agentd for each, and the wait
+ * for every agent's hello (printing how long each VM took).  0, or -1 with
+ * msg (then sup_teardown).  Reap: true if pid was one of theirs.  Stop:
+ * QEMU (SIGTERM, SIGKILL after a grace), agentd, sockets. */
+int sup_vm_prepare(char *msg, size_t len);
+int sup_vm_boot(char *msg, size_t len, bool (*interrupted)(char *, size_t));
+bool sup_vm_reaped(pid_t pid, int status);
+void sup_vm_stop(void);
+extern char sup_accel[8];   /* "tcg" or "kvm" once probed */
 
 /* Reap exited children (vmms, guest inits); logs each. */
 void sup_reap(void);

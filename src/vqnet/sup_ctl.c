@@ -108,6 +108,10 @@ static char *guest_handle(struct conn *c, const char *name)
 	const struct sup_node *n = &S.nodes[i];
 	if (S.lab->nodes[i].kind != LAB_GUEST)
 		return text_of("error: %s is a filter node, not a guest: it runs no programs\n", name);
+	if (n->vm)   /* a VM: its agentd's socket, which only root can reach */
+		return n->vm->agent == VM_READY ? text_of("vm %s\n", n->vm->agent_path)
+		       : text_of("error: the agent of VM %s is not answering (%s)\n", name,
+				 n->vm->agent_why[0] ? n->vm->agent_why : "booting");
 	if (n->init <= 0 || n->init_fd < 0)
 		return text_of("error: guest %s is gone (its init died; see the lab's log)\n", name);
 	c->pass_fd = dup(n->init_fd);

@@ -37,6 +37,8 @@ void sup_teardown(void)
 		return;
 	if (S.state.supervisor)
 		sup_set_phase("stopping");
+	/* VMs first: their QEMUs stop while their devices still answer */
+	sup_vm_stop();
 	/* vmms first (through their pidfds: never a recycled pid), then
 	 * each guest's init, which takes its PID namespace with it */
 	for (unsigned i = 0; i < lab->n_nodes; i++) {

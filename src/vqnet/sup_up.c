@@ -58,7 +58,8 @@ static bool interrupted(char *msg, size_t len)
 /*
  * Every vmm runs under a uid of its own, so that no vmm (nor any other
  * unprivileged process) can signal, trace or read another: uid =
- * VMM_UID_BASE + slot * VMM_UIDS_PER_LAB + node.  A lab's slot is a file
+ * VMM_UID_BASE + slot * VMM_UIDS_PER_LAB + role * SUP_ROLE_UIDS + node,
+ * where the role is the vmm's, a VM's QEMU's or its agentd's.  A lab's slot is a file
  * in RUN_DIR/uids that its supervisor keeps locked for its whole life, so
  * two live labs never share one; a dead supervisor's vmms die with it, so
  * its slot is free again.  The range is far above any uid a distribution
@@ -69,11 +70,16 @@ static bool interrupted(char *msg, size_t len)
 #define VMM_UIDS_PER_LAB 65536u
 #define VMM_UID_SLOTS 4096u
 
+uid_t sup_uid(unsigned role, unsigned node)
+{
+	return VMM_UID_BASE + S.slot * VMM_UIDS_PER_LAB + role * SUP_ROLE_UIDS + node;
+}
+
 static int take_uid_slot(char *msg, size_t len)
 {
 	char path[sizeof(RUN_DIR) + 32];
-	if (S.lab->n_nodes > VMM_UIDS_PER_LAB) {
-		snprintf(msg, len, "more than %u nodes", VMM_UIDS_PER_LAB);
+	if (S.lab->n_nodes > SUP_ROLE_UIDS) {
+		snprintf(msg, len, "more than %u nodes", SUP_ROLE_UIDS);
 		return -1;
 	}
 	if (mkdir(RUN_DIR "/uids", 0700) < 0 && errno != EEXIST) {
@@ -174,7 +180,7 @@ static int make_guests(char *msg, size_t len)
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		struct sup_node *n = &S.nodes[i];
 		ready[i] = -1;
-		if (lab->nodes[i].kind != LAB_GUEST)
+		if (lab->nodes[i].kind != LAB_GUEST || lab->nodes[i].guest_kind != LAB_KIND_NETNS)
 			continue;
 		int pfd[2];
 		if (interrupted(msg, len) || pipe2(pfd, O_CLOEXEC) < 0) {
@@ -336,8 +342,8 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	/* argv, built before fork: exec is all the child does */
 	enum { FIXED = 18, NUMS = 5 };
 	unsigned nl = lab_node_links(node);
-	char **argv = calloc(FIXED + 2 * nl + 1, sizeof(char *));
-	char (*num)[64] = calloc(NUMS + nl, sizeof(*num));
+	char **argv = calloc(FIXED + 2 * (nl + node->n_ifaces) + 1, sizeof(char *));
+	char (*num)[64] = calloc(NUMS + nl + node->n_ifaces, sizeof(*num));
 	char exe[PATH_MAX];
 	if (!argv || !num) {
 		free(argv);
@@ -354,10 +360,16 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a++] = S.pid_arg;
 	argv[a++] = "--node";
 	argv[a++] = (char *)node->name;
-	snprintf(num[4], sizeof(num[4]), "%u", VMM_UID_BASE + S.slot * VMM_UIDS_PER_LAB + idx);
+	snprintf(num[4], sizeof(num[4]), "%u", (unsigned)sup_uid(SUP_ROLE_VMM, idx));
 	argv[a++] = "--uid";
 	argv[a++] = num[4];
-	if (node->kind == LAB_GUEST) {
+	if (n->vm) {
+		for (unsigned i = 0; i < node->n_ifaces; i++) {
+			snprintf(num[NUMS + nl + i], sizeof(num[0]), "%u=%d", i, n->vm->vhost_fd[i]);
+			argv[a++] = "--vhost";
+			argv[a++] = num[NUMS + nl + i];
+		}
+	} else if (node->kind == LAB_GUEST) {
 		argv[a++] = "--netns";
 		argv[a++] = n->netns;
 	} else if (n->rules_fd >= 0) {
@@ -395,6 +407,8 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 		for (unsigned i = 0; i < 4; i++)
 			if (keep[i] >= 0)
 				fcntl(keep[i], F_SETFD, 0);
+		for (unsigned i = 0; n->vm && i < node->n_ifaces; i++)
+			fcntl(n->vm->vhost_fd[i], F_SETFD, 0);
 		for (unsigned i = 0; i < node->n_ifaces; i++) {
 			for (unsigned j = 0; j < node->ifaces[i].n_links; j++) {
 				int fds[3];
@@ -515,19 +529,20 @@ int sup_bring_up(char *msg, size_t len)
 		struct sup_node *n = &S.nodes[i];
 		n->stats_fd = n->ready = n->pidfd = n->init_fd = -1;
 		guest_netns(n->netns, sizeof(n->netns), lab->name, lab->nodes[i].name);
-		if (lab->nodes[i].kind == LAB_GUEST)
+		if (lab->nodes[i].kind == LAB_GUEST && lab->nodes[i].guest_kind == LAB_KIND_NETNS)
 			snprintf(S.state.netns[S.state.n_netns++], sizeof(S.state.netns[0]), "%s", n->netns);
 	}
 	sup_set_phase("starting");
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		if (lab->nodes[i].kind == LAB_FILTER && load_rules(i, msg, len))
 			return -1;
-	if (take_uid_slot(msg, len) || make_guests(msg, len) || make_links(msg, len))
+	if (take_uid_slot(msg, len) || sup_vm_prepare(msg, len) || make_guests(msg, len) ||
+	    make_links(msg, len))
 		return -1;
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		if (interrupted(msg, len) || make_stats(i, msg, len) || spawn_vmm(i, msg, len))
 			return -1;
-	if (wait_ready(msg, len) || sup_ctl_listen(msg, len))
+	if (wait_ready(msg, len) || sup_vm_boot(msg, len, interrupted) || sup_ctl_listen(msg, len))
 		return -1;
 	return 0;
 }
@@ -537,6 +552,8 @@ void sup_reap(void)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (sup_vm_reaped(pid, status))
+			continue;
 		for (unsigned i = 0; i < S.lab->n_nodes; i++) {
 			struct sup_node *n = &S.nodes[i];
 			const char *name = S.lab->nodes[i].name;
