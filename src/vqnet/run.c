@@ -77,9 +77,11 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
-/* argv with {GUEST} resolved and the program found next to vqnet if it is
- * one of ours (the samples), else left to PATH inside the guest. */
-static char **expand(const struct lab *lab, const struct lab_program *lp, bool loopback)
+/* argv with {GUEST} resolved and, for a namespace guest, the program found
+ * next to vqnet if it is one of ours (the samples), else left to PATH
+ * inside the guest (a VM's image carries the samples on its own PATH). */
+static char **expand(const struct lab *lab, const struct lab_program *lp, bool loopback,
+		     bool vm)
 {
 	char **argv = calloc(lp->argc + 1, sizeof(char *));
 	if (!argv)
@@ -92,7 +94,7 @@ static char **expand(const struct lab *lab, const struct lab_program *lp, bool l
 			return NULL;
 		}
 	}
-	if (!strchr(argv[0], '/')) {
+	if (!vm && !strchr(argv[0], '/')) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", self_dir(), argv[0]);
 		char *p;
@@ -358,7 +360,8 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 			snprintf(p->label, sizeof(p->label), "%s %s#%u", p->guest, base(p->lp->argv[0]), nth);
 		else
 			snprintf(p->label, sizeof(p->label), "%s %s", p->guest, base(p->lp->argv[0]));
-		p->argv = expand(lab, p->lp, !across);
+		p->argv = expand(lab, p->lp, !across,
+				 lab->nodes[lab_node_find(lab, p->guest)].guest_kind == LAB_KIND_QEMU);
 		if (!p->argv || spawn(r, p) < 0) {
 			culprit = p;
 			rc = -1;
