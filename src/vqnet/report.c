@@ -152,18 +152,38 @@ static void vmm_text(json_t *vmm, char *buf, size_t len)
 		snprintf(buf, len, "%s", state);
 }
 
+/* "QEMU running, pid 5 (tcg), agent ready in 9.8 s" */
+static void vm_text(json_t *vm, char *buf, size_t len)
+{
+	if (!json_is_object(vm)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	char q[64];
+	vmm_text(json_object_get(vm, "qemu"), q, sizeof(q));
+	json_t *boot = json_object_get(vm, "boot_ms");
+	const char *agent = js(vm, "agent", "?"), *why = js(vm, "agent_error", NULL);
+	int n = snprintf(buf, len, "QEMU %s (%s), agent %s", q, js(vm, "accel", "?"), agent);
+	if (n > 0 && (size_t)n < len && json_is_number(boot) && !strcmp(agent, "ready"))
+		snprintf(buf + n, len - (size_t)n, " in %.1f s", json_number_value(boot) / 1000);
+	else if (n > 0 && (size_t)n < len && why)
+		snprintf(buf + n, len - (size_t)n, " (%s)", why);
+}
+
 static void node_table(FILE *f, json_t *nodes)
 {
 	struct table t;
-	table_init(&t, 5);
-	table_row(&t, (const char *[]){ "NODE", "KIND", "NAMESPACE", "VMM", "READY-MS" });
+	table_init(&t, 6);
+	table_row(&t, (const char *[]){ "NODE", "KIND", "NAMESPACE", "VMM", "READY-MS", "VM" });
 	size_t i;
 	json_t *n;
 	json_array_foreach(nodes, i, n) {
-		char vmm[64], ready[32];
+		char vmm[64], ready[32], vm[256];
 		vmm_text(json_object_get(n, "vmm"), vmm, sizeof(vmm));
-		table_row(&t, (const char *[]){ js(n, "name", "?"), js(n, "kind", "?"), js(n, "netns", "-"),
-						vmm, num(n, "ready_ms", ready, sizeof(ready)) });
+		vm_text(json_object_get(n, "vm"), vm, sizeof(vm));
+		const char *kind = !strcmp(js(n, "kind", "?"), "guest") ? js(n, "guest_kind", "?") : "filter";
+		table_row(&t, (const char *[]){ js(n, "name", "?"), kind, js(n, "netns", "-"),
+						vmm, num(n, "ready_ms", ready, sizeof(ready)), vm });
 	}
 	table_print(f, &t);
 	table_free(&t);
@@ -174,19 +194,25 @@ static void counter_table(FILE *f, json_t *nodes)
 	static const char *const keys[] = { "from_guest_frames", "to_guest_frames", "spoofed",
 					    "unknown", "runts", "bad_header", "to_guest_drops" };
 	struct table t;
-	table_init(&t, 8);
+	table_init(&t, 9);
 	table_row(&t, (const char *[]){ "INTERFACE", "FROM-GUEST", "TO-GUEST", "SPOOFED", "UNKNOWN",
-					"RUNTS", "BAD-HEADER", "TAP-DROPS" });
+					"RUNTS", "BAD-HEADER", "GUEST-DROPS", "PORT" });
 	size_t i, j;
 	json_t *n, *ifc;
 	json_array_foreach(nodes, i, n) {
 		json_array_foreach(json_object_get(n, "ifaces"), j, ifc) {
-			char who[128], v[7][32];
-			const char *row[8] = { who };
-			json_t *c = json_object_get(ifc, "counters");
+			char who[128], v[7][32], port[256] = "-";
+			const char *row[9] = { who };
+			json_t *c = json_object_get(ifc, "counters"), *p = json_object_get(ifc, "port");
 			snprintf(who, sizeof(who), "%s.%s", js(n, "name", "?"), js(ifc, "name", "?"));
 			for (int k = 0; k < 7; k++)
 				row[k + 1] = num(c, keys[k], v[k], sizeof(v[k]));
+			if (json_is_object(p)) {
+				const char *err = js(p, "error", NULL);
+				snprintf(port, sizeof(port), "%s %s%s%s%s", js(p, "kind", "?"), js(p, "state", "?"),
+					 err ? " (" : "", err ? err : "", err ? ")" : "");
+			}
+			row[8] = port;
 			table_row(&t, row);
 		}
 	}

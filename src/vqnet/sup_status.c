@@ -84,6 +84,46 @@ static void vmm_words(const struct sup_node *n, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(n->status));
 }
 
+/* How an interface's guest port is: a TAP, or a VM's vhost-user device. */
+static json_t *port_json(const struct lab_node *node, const struct sup_node *n, unsigned j)
+{
+	if (node->kind != LAB_GUEST)
+		return json_null();
+	json_t *o = json_pack("{s:s}", "kind", n->vm ? "vhost-user" : "tap");
+	struct vmm_if_stats *s = n->stats && j < node->n_ifaces ? vmm_stats_if(n->stats, j) : NULL;
+	const char *state = s ? vmm_port_state_name(LD(s->port_state)) : NULL;
+	int32_t err = s ? LD(s->port_error) : 0;
+	json_object_set_new(o, "state", s ? json_string(state ? state : "invalid") : json_null());
+	json_object_set_new(o, "error", str_or_null(err ? vmm_link_error_name(err) : NULL));
+	if (n->vm)
+		json_object_set_new(o, "socket", json_string(n->vm->vhost_path[j]));
+	return o;
+}
+
+/* A VM's QEMU and agent. */
+static json_t *vm_json(const struct sup_node *n)
+{
+	const struct sup_vm *vm = n->vm;
+	if (!vm)
+		return json_null();
+	const char *qs = vm->qemu <= 0 ? "not started" : !vm->qemu_exited ? "running"
+			 : WIFSIGNALED(vm->qemu_status) ? "killed" : "exited";
+	static const char *const agent[] = { [VM_BOOTING] = "booting", [VM_READY] = "ready",
+					     [VM_LOST] = "lost" };
+	json_t *q = json_pack("{s:s}", "state", qs);
+	json_object_set_new(q, "pid", vm->qemu > 0 ? json_integer(vm->qemu) : json_null());
+	json_object_set_new(q, "exit_status", vm->qemu_exited && WIFEXITED(vm->qemu_status)
+			    ? json_integer(WEXITSTATUS(vm->qemu_status)) : json_null());
+	json_object_set_new(q, "signal", vm->qemu_exited && WIFSIGNALED(vm->qemu_status)
+			    ? json_integer(WTERMSIG(vm->qemu_status)) : json_null());
+	json_t *o = json_pack("{s:s,s:o,s:s,s:s}", "accel", sup_accel, "qemu", q,
+			      "agent", agent[vm->agent], "console", vm->console);
+	json_object_set_new(o, "agent_error", vm->agent_why[0] ? json_string(vm->agent_why) : json_null());
+	json_object_set_new(o, "boot_ms", vm->agent != VM_BOOTING
+			    ? json_real((double)vm->boot_ns / 1e6) : json_null());
+	return o;
+}
+
 static json_t *iface_counters(const struct lab_node *node, const struct sup_node *n, unsigned j)
 {
 	if (!n->stats || j >= node->n_ifaces)
@@ -189,11 +229,15 @@ static json_t *node_json(unsigned i)
 		json_object_set_new(o, "ip", ip4_of(li));
 		json_object_set_new(o, "ip6", ip6_of(li));
 		json_object_set_new(o, "peers", peers);
+		json_object_set_new(o, "port", port_json(node, n, j));
 		json_object_set_new(o, "counters", iface_counters(node, n, j));
 		json_array_append_new(ifaces, o);
 	}
 	json_t *o = json_pack("{s:s,s:s}", "name", node->name, "kind", guest ? "guest" : "filter");
-	json_object_set_new(o, "netns", guest ? json_string(n->netns) : json_null());
+	json_object_set_new(o, "guest_kind", !guest ? json_null()
+			    : json_string(n->vm ? "qemu" : "netns"));
+	json_object_set_new(o, "netns", guest && !n->vm ? json_string(n->netns) : json_null());
+	json_object_set_new(o, "vm", vm_json(n));
 	json_object_set_new(o, "ready_ms", n->ready_ns ? json_real((double)n->ready_ns / 1e6) : json_null());
 	json_object_set_new(o, "vmm", vmm_json(i));
 	json_object_set_new(o, "ifaces", ifaces);
