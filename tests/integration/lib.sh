@@ -16,7 +16,7 @@ cleanup() {
 	local rc=$?
 	for l in "${LABS[@]}"; do
 		"$VQNET" down "$l" >/dev/null 2>&1 || true
-		rm -f /run/vqnet/log/"$l".log
+		rm -f /run/vqnet/log/"$l".log /run/vqnet/log/"$l".*.console
 	done
 	rmdir /run/vqnet/log /run/vqnet 2>/dev/null || true
 	jobs -p | xargs -r kill 2>/dev/null || true
