@@ -199,6 +199,12 @@ static void reset_session(void)
 
 static void link_down(const char *why)
 {
+	if (!virtio_port) {
+		/* --fd: a stream that ends or fails is not coming back */
+		logmsg("link closed (%s)", why);
+		reset_session();
+		exit(0);
+	}
 	if (link_up)
 		logmsg("host went away (%s)", why);
 	link_up = false;
@@ -416,12 +422,7 @@ static void link_read(void)
 	for (int rounds = 0; rounds < 4; rounds++) {
 		ssize_t n = read(link_fd, buf, sizeof(buf));
 		if (n == 0) {
-			if (!virtio_port) {
-				logmsg("link closed");
-				reset_session();
-				exit(0);
-			}
-			link_down("port closed");
+			link_down(virtio_port ? "the host is not connected" : "end of stream");
 			return;
 		}
 		if (n < 0) {
@@ -469,11 +470,6 @@ static void link_write(void)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (!virtio_port) {
-				logmsg("link write: %s", strerror(errno));
-				reset_session();
-				exit(0);
-			}
 			link_down(strerror(errno));
 			return;
 		}

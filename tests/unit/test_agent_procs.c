@@ -276,8 +276,19 @@ static void test_real(void)
 	CHECK(WIFEXITED(rs) && WEXITSTATUS(rs) == 0);
 	CHECK(st.how == AGENTC_EXITED && st.value == 0);
 
+	/* a chatty command's unread output is in flight when agentd goes:
+	 * the agent must see its link end (reset or EOF) and exit by itself */
+	chatty = raw_exec((char *[]){ "yes", NULL });
+	char line[16];
+	raw_first_output(chatty, line, sizeof(line));
 	stop(&agentd_pid);
-	stop(&agent_pid);
+	close(chatty);
+	alarm(30);
+	int as;
+	CHECK(waitpid(agent_pid, &as, 0) == agent_pid);
+	alarm(0);
+	CHECK(WIFEXITED(as) && WEXITSTATUS(as) == 0);
+	agent_pid = -1;
 	close(ready);
 	printf("real agent: ok\n");
 }
