@@ -66,7 +66,7 @@ int agentc_wait_ready(const char *path, int timeout_ms, char *why, size_t len)
 		return fd;
 	uint8_t hello[AGENT_HDR_LEN + AGENT_HELLO_LEN];
 	int n = agent_encode_hello(hello, sizeof(hello), 0);
-	int err = write_all(fd, hello, (size_t)n);
+	int err = send(fd, hello, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -errno;
 	struct agent_decoder *d = malloc(sizeof(*d));
 	if (!d)
 		err = -ENOMEM;
@@ -128,6 +128,7 @@ struct run {
 	size_t out_len, out_off;
 	bool in_done;          /* STDIN_EOF queued */
 	bool exited;
+	bool in_done_by_peer;  /* agentd closed: nothing more is sent */
 	struct agentc_status *st;
 };
 
@@ -145,7 +146,9 @@ static int queue(struct run *r, uint8_t type, const void *p, uint32_t len)
 static int flush(struct run *r)
 {
 	while (r->out_off < r->out_len) {
-		ssize_t n = write(r->fd, r->out + r->out_off, r->out_len - r->out_off);
+		/* MSG_NOSIGNAL: agentd closing on us is an error to return,
+		 * not a SIGPIPE for the caller */
+		ssize_t n = send(r->fd, r->out + r->out_off, r->out_len - r->out_off, MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		r->out_off += (size_t)n;
@@ -228,8 +231,16 @@ int agentc_run(const char *path, const struct agentc_cmd *cmd, struct agentc_sta
 	}
 	fcntl(r.fd, F_SETFL, O_NONBLOCK);
 	for (;;) {
-		if ((err = flush(&r)))
-			break;
+		if ((err = flush(&r))) {
+			if (err != -EPIPE && err != -ECONNRESET)
+				break;
+			/* agentd has closed on us, after saying why: stop
+			 * sending, and read what it said */
+			err = 0;
+			r.out_off = r.out_len = 0;
+			r.in_done = true;
+			r.in_done_by_peer = true;
+		}
 		struct pollfd pfd[3];
 		unsigned np = 0;
 		bool pending = r.out_off < r.out_len;
@@ -254,7 +265,7 @@ int agentc_run(const char *path, const struct agentc_cmd *cmd, struct agentc_sta
 		if (sig_i >= 0 && pfd[sig_i].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
-				if (!r.exited)
+				if (!r.exited && !r.in_done_by_peer)
 					queue(&r, AGENT_SIGNAL, (uint8_t[4]){ (uint8_t)si.ssi_signo, 0, 0, 0 }, 4);
 		}
 		if (in_i >= 0 && pfd[in_i].revents) {

@@ -129,6 +129,27 @@ done
 RT_MS=$(( ($(now_ms) - t1) / 20 ))
 log "exec round trip of true: $RT_MS ms (mean of 20)"
 
+# agentd restarts: the agent sees the host go (the port closes), kills
+# what ran, and answers the new agentd's HELLO
+mkfifo "$T/rsout"
+x sh -c 'echo $$; exec sleep 1000' >"$T/rsout" &
+RSC=$!
+PIDS="$PIDS $RSC"
+gpid=$(timeout 60 head -n1 "$T/rsout" || true)
+[ -n "$gpid" ] || fail "no pid from the command across the restart"
+stop_pid "$AGENTD" 10
+wait_exit "$RSC" 60 || fail "the client did not end with agentd"
+t1=$(now_ms)
+"$BIN/vqnet-agentd" --qemu "$T/agent.sock" --listen "$T/c.sock" --ready-fd 3 \
+	3>"$T/ready" 2>>"$T/agentd.log" &
+AGENTD=$!
+PIDS="$PIDS $AGENTD"
+line=$(timeout 60 head -n1 <&7 || true)
+[ "$line" = ready ] || fail "no hello after agentd restarted (got '$line')"
+log "agent ready again $(( $(now_ms) - t1 )) ms after agentd restarted"
+x sh -c "! kill -0 $gpid 2>/dev/null" || fail "command $gpid outlived the agentd that ran it"
+[ "$(x echo again)" = again ] || fail "exec after agentd restarted"
+
 # QEMU stops on SIGTERM; a command running then fails with the reason
 mkfifo "$T/lostout"
 "$BIN/vqnet-agentc" "$T/c.sock" -- sh -c 'echo started; exec sleep 1000' >"$T/lostout" 2>"$T/losterr" &
