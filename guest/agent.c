@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +59,8 @@ struct chan {
 	bool closed;          /* CLOSE: nobody listens, output is dropped */
 	bool exited;
 	int status;
+	/* at exit: what the command left in each pipe, the most we still read */
+	int left_out, left_err;
 };
 
 static struct chan chans[AGENT_CHANNELS_MAX];
@@ -478,14 +481,24 @@ static void link_write(void)
 	}
 }
 
-/* Move a child's output to the link while window and room last. */
+/* Move a child's output to the link while window and room last.  After
+ * its exit, only what it had written by then (a background grandchild
+ * holding the pipe neither keeps the command alive, as with a namespace
+ * guest, nor keeps its channel open by writing on). */
 static void pump_output(struct chan *c, int *fd, uint8_t type)
 {
 	static uint8_t buf[READ_CHUNK];
+	int *left = fd == &c->out_fd ? &c->left_out : &c->left_err;
 	for (;;) {
+		if (*fd >= 0 && c->exited && *left <= 0) {
+			close_fd(fd);
+			return;
+		}
 		if (*fd < 0 || c->credit <= AGENT_HDR_LEN || out_len + AGENT_HDR_LEN >= OUT_DATA_LIMIT)
 			return;
 		size_t n = c->credit - AGENT_HDR_LEN;
+		if (c->exited && n > (size_t)*left)
+			n = (size_t)*left;
 		if (n > READ_CHUNK)
 			n = READ_CHUNK;
 		if (n > OUT_DATA_LIMIT - out_len - AGENT_HDR_LEN)
@@ -494,13 +507,12 @@ static void pump_output(struct chan *c, int *fd, uint8_t type)
 		if (r > 0) {
 			emit(type, c->id, buf, (uint32_t)r);
 			c->credit -= AGENT_HDR_LEN + (uint32_t)r;
+			if (c->exited)
+				*left -= (int)r;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		/* EOF, or after the command's exit: nothing more it wrote (a
-		 * background grandchild holding the pipe does not keep the
-		 * command alive, as with a namespace guest) */
 		if (r == 0 || c->exited || errno != EAGAIN)
 			close_fd(fd);
 		return;
@@ -550,6 +562,12 @@ static void reap(void)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		struct chan *c = chan_of_pid(pid);
 		if (c) {
+			/* everything it wrote is in its pipes now: count it */
+			c->left_out = c->left_err = 0;
+			if (c->out_fd >= 0 && ioctl(c->out_fd, FIONREAD, &c->left_out) < 0)
+				c->left_out = 0;
+			if (c->err_fd >= 0 && ioctl(c->err_fd, FIONREAD, &c->left_err) < 0)
+				c->left_err = 0;
 			c->exited = true;
 			c->status = st;
 			drop_stdin(c);

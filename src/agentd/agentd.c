@@ -754,9 +754,11 @@ int agentd_run(const struct agentd_config *config)
 		uint64_t now = now_ms();
 		if (gfd < 0 && cfg->qemu_path && retry_at && now >= retry_at)
 			guest_connect();
-		if (gfd >= 0 && !host.ready && now >= hello_at) {
+		if (gfd >= 0 && !host.ready && now >= hello_at && !lout_len) {
 			/* the HELLO may have been lost to a reconnection, or
-			 * swallowed by the tail of an older stream */
+			 * swallowed by the tail of an older stream; one at a
+			 * time (a guest that takes minutes to boot does not
+			 * pile them up in our buffer) */
 			int n = agent_encode_hello(lout + lout_len, LINK_CAP - lout_len, host.session);
 			if (n > 0)
 				lout_len += (size_t)n;
