@@ -276,6 +276,22 @@ static void test_real(void)
 	CHECK(WIFEXITED(rs) && WEXITSTATUS(rs) == 0);
 	CHECK(st.how == AGENTC_EXITED && st.value == 0);
 
+	/* a background child that writes on does not hold the command's
+	 * exit: the channel ends with what the command left at its exit */
+	char bg[256];
+	snprintf(bg, sizeof(bg), "yes & echo $! >%s/bg.pid; echo fg", dir);
+	output((char *[]){ "sh", "-c", bg, NULL }, &st);
+	CHECK(st.how == AGENTC_EXITED && st.value == 0);
+	char pidfile[128];
+	snprintf(pidfile, sizeof(pidfile), "%s/bg.pid", dir);
+	FILE *pf = fopen(pidfile, "re");
+	CHECK(pf);
+	int bgpid = 0;
+	CHECK(fscanf(pf, "%d", &bgpid) == 1 && bgpid > 1);
+	fclose(pf);
+	kill(bgpid, SIGKILL);   /* ours: the agent's command started it */
+	unlink(pidfile);
+
 	/* a chatty command's unread output is in flight when agentd goes:
 	 * the agent must see its link end (reset or EOF) and exit by itself */
 	chatty = raw_exec((char *[]){ "yes", NULL });
