@@ -86,6 +86,7 @@ static unsigned backoff_ms = BACKOFF_MIN_MS;
 static char lost_why[256] = "the agent has not said hello yet";
 static unsigned link_logs;
 static bool connect_logged;
+static bool violated;                /* the last connection ended in a protocol violation */
 static bool finished;                /* qemu_fd mode: the link is gone for good */
 
 __attribute__((format(printf, 1, 2)))
@@ -359,7 +360,8 @@ static int on_guest_frame(const struct agent_frame *f)
 	if (r < 0)
 		return r;
 	if (r == 1) {
-		backoff_ms = BACKOFF_MIN_MS;
+		if (!violated)
+			backoff_ms = BACKOFF_MIN_MS;
 		logmsg("agent ready (session %08x, %llu ms after connecting)", host.session,
 		       (unsigned long long)(now_ms() - connected_at));
 		notify("ready");
@@ -423,6 +425,7 @@ static void guest_read(void)
 	for (int rounds = 0; rounds < 8 && gfd >= 0; rounds++) {
 		ssize_t n = read(gfd, buf, sizeof(buf));
 		if (n == 0) {
+			violated = false;
 			guest_lost("QEMU closed the agent socket");
 			return;
 		}
@@ -440,6 +443,11 @@ static void guest_read(void)
 			if (r == 1)
 				r = on_guest_frame(&f);
 			if (r < 0) {
+				/* a guest that breaks the protocol at each
+				 * connection is reconnected to at the slowest
+				 * pace: three log lines per 2 s, no more */
+				violated = true;
+				backoff_ms = BACKOFF_MAX_MS;
 				guest_lost("the guest broke the protocol after %llu frame(s): %s",
 					   (unsigned long long)gdec.frames, agent_strerror(r));
 				return;
