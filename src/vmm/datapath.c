@@ -189,7 +189,16 @@ static void hold(struct iface *ifc, struct pending *pd, const uint8_t *f, size_t
 static void pump_port(struct vmm *m, struct iface *ifc)
 {
 	struct port *pt = &ifc->port;
-	for (int n = 0; n < BATCH && !ifc->pend.active && port_open(pt); n++) {
+	ifc->resumed = false;
+	for (int n = 0;; n++) {
+		if (ifc->pend.active || !port_open(pt))
+			break;
+		if (n == BATCH) {
+			/* more may wait, and a port whose frames sit in shared
+			 * memory will not tell us: come back without sleeping */
+			ifc->resumed = true;
+			break;
+		}
 		ssize_t r = pt->ops->recv(pt, m->buf, sizeof(m->buf));
 		if (r < 0)
 			port_gone(m, ifc, (int)-r);
@@ -201,7 +210,8 @@ static void pump_port(struct vmm *m, struct iface *ifc)
 		}
 		ADD(ifc->st->from_guest_frames, 1);
 		ADD(ifc->st->from_guest_bytes, (uint64_t)r - VSW_VNET_HDR);
-		/* the header is the guest kernel's own: nothing to check */
+		/* the guest wrote the header: whoever takes the frame off the link
+		 * checks it (vsw_vnet_ok) before a kernel sees it */
 		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
 					     (size_t)r - VSW_VNET_HDR);
 		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
@@ -292,8 +302,12 @@ static void retry_pending(struct vmm *m, uint64_t now)
 {
 	for (unsigned i = 0; i < m->n_ifc; i++) {
 		struct iface *ifc = &m->ifc[i];
-		if (ifc->pend.active && retry(m, ifc, &ifc->pend, now) && port_open(&ifc->port))
+		if (ifc->pend.active && retry(m, ifc, &ifc->pend, now) && port_open(&ifc->port)) {
 			ifc->port.ops->pause(&ifc->port, false);
+			/* and read it now: a port whose frames wait in shared memory
+			 * (vhost-user) will not tell us again */
+			ifc->resumed = true;
+		}
 	}
 	for (unsigned i = 0; i < m->n_links; i++) {
 		struct link *l = &m->links[i];
@@ -395,8 +409,10 @@ void vmm_run(struct vmm *m)
 			busy |= m->links[i].more && !m->links[i].dead;
 			held |= m->links[i].pend.active;
 		}
-		for (unsigned i = 0; i < m->n_ifc; i++)
+		for (unsigned i = 0; i < m->n_ifc; i++) {
 			held |= m->ifc[i].pend.active;
+			busy |= m->ifc[i].resumed;
+		}
 		sync_stats(m, !busy);
 		/* a port that has room again: retry what waits for it at once */
 		busy |= m->room;
@@ -423,6 +439,9 @@ void vmm_run(struct vmm *m)
 				pump_link(m, &m->links[i]);
 		if (held)
 			retry_pending(m, sys_now_ns());
+		for (unsigned i = 0; i < m->n_ifc; i++)
+			if (m->ifc[i].resumed && !m->ifc[i].pend.active)
+				pump_port(m, &m->ifc[i]);
 		for (int i = 0; i < n; i++) {
 			uint64_t u = ev[i].data.u64;
 			if (EV_KIND(u) != EV_PORT || EV_INDEX(u) >= m->n_ifc)

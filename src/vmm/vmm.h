@@ -151,6 +151,7 @@ struct iface {
 	struct vsw sw;
 	struct link *link[VSW_LINKS];   /* by switch port */
 	struct pending pend; /* a guest frame waiting for full links */
+	bool resumed;        /* its frame went: read the port again now */
 	struct vmm_if_stats *st;
 };
 

@@ -1,10 +1,13 @@
 #!/bin/bash
 # vqnet run on the seed lab: the three scenarios on one vm, then across
 # three, checked from the printed lines; the lab is gone afterwards.
+# EXAMPLE=zmq_samples_vm: the same with the three guests as QEMU VMs.
 . "$(dirname "$0")/lib.sh"
+EXAMPLE=${EXAMPLE:-zmq_samples}
+[ "$EXAMPLE" = zmq_samples ] || . "$(dirname "$0")/vm_lib.sh"
 
 LAB=run$$
-FILE=$(lab_from zmq_samples "$LAB")
+FILE=$(lab_from "$EXAMPLE" "$LAB")
 LABS+=("$LAB")
 set +e
 "$VQNET" run "$FILE" > "$TMP/out" 2>&1
