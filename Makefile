@@ -1,15 +1,17 @@
 # Thin wrapper over CMake so the README's commands stay short.
-#   make demo   install what is missing, build, run the seed's demo
-#   make test   install, build with ASan+UBSan and -Werror, run every test
+#   make demo     install what is missing, build, run the seed's demo
+#   make demo-vm  the same demo with the three guests as QEMU VMs
+#   make test     install, build with ASan+UBSan and -Werror, run every test
 #   make fuzz   run every libFuzzer target (FUZZ_TIME seconds each, FUZZ=name for one)
-#   make bench  build and run the benchmarks under bench/ (root: namespaces)
+#   make bench    build and run the benchmarks under bench/ (root: namespaces)
+#   make bench-vm the VM benchmark (bench/vm.sh: vqnet against QEMU's tap and stream)
 JOBS       ?= $(shell nproc)
 RELEASE    := build/release
 TESTBUILD  := build/test
 FUZZ_TIME  ?= 60
 FUZZ       ?=
 
-.PHONY: all deps build demo test fuzz bench clean
+.PHONY: all deps build image demo demo-vm test fuzz bench bench-vm clean
 
 all: build
 
@@ -23,12 +25,20 @@ build: deps
 demo: build
 	$(RELEASE)/bin/vqnet run examples/zmq_samples.vqnet
 
+# the VM guest (Debian's kernel, busybox, the samples), cached in the tree
+image: build
+	@./scripts/guest-image.sh $(RELEASE)
+
+demo-vm: image
+	$(RELEASE)/bin/vqnet run examples/zmq_samples_vm.vqnet
+
 $(TESTBUILD)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(TESTBUILD) -DCMAKE_BUILD_TYPE=Debug \
 		-DVQNET_SANITIZE=ON -DVQNET_WERROR=ON -DVQNET_FUZZ=ON >/dev/null
 
 test: deps $(TESTBUILD)/CMakeCache.txt
 	@cmake --build $(TESTBUILD) -j $(JOBS)
+	@./scripts/guest-image.sh $(TESTBUILD)
 	ctest --test-dir $(TESTBUILD) --output-on-failure -j $(JOBS)
 
 fuzz: deps $(TESTBUILD)/CMakeCache.txt
@@ -39,6 +49,9 @@ bench: build
 	$(RELEASE)/bench/vq_ring_bench
 	bench/fabrics.sh $(RELEASE)
 	bench/filter.sh $(RELEASE)
+
+bench-vm: image
+	bench/vm.sh $(RELEASE)
 
 clean:
 	rm -rf build
