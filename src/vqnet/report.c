@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "report.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +135,20 @@ void report_up(FILE *f, const char *status_json)
 		if (json_is_number(r) && json_number_value(r) > slowest)
 			slowest = json_number_value(r);
 	}
-	fprintf(f, "lab %s is up: %s; every vmm ready within %.1f ms\n\n", js(st, "lab", "?"), c, slowest);
+	fprintf(f, "lab %s is up: %s; every vmm ready within %.1f ms\n", js(st, "lab", "?"), c, slowest);
+	/* VMs: how long each took to boot, to its agent's hello */
+	bool any = false;
+	json_array_foreach(json_object_get(st, "nodes"), i, n) {
+		json_t *vm = json_object_get(n, "vm"), *boot = json_object_get(vm, "boot_ms");
+		if (!json_is_number(boot))
+			continue;
+		if (!any)
+			fprintf(f, "VMs ready (%s):", js(vm, "accel", "?"));
+		fprintf(f, "%s %s in %.1f s", any ? "," : "", js(n, "name", "?"),
+			json_number_value(boot) / 1000);
+		any = true;
+	}
+	fprintf(f, "%s\n", any ? "\n" : "");
 	iface_table(f, json_object_get(st, "nodes"));
 	json_decref(st);
 }

@@ -47,6 +47,18 @@ json=$(status_json "$LAB")
 [ "$(echo "$json" | jq -r '[.nodes[].vm.agent] | unique | .[]')" = ready ] || fail "agents: $json"
 ok "status: devices running, links ok, nothing dropped; accelerator $(echo "$json" | jq -r '.nodes[0].vm.accel')"
 
+# vm1 resets its NIC (its driver unloaded and loaded again: QEMU stops
+# the rings and starts them afresh): the device says so, then runs again
+vx vm1 -- rmmod virtio_net
+negotiating() { [ "$(js '.nodes[1].ifaces[0].port.state')" = negotiating ]; }
+wait_for 30 negotiating || fail "a reset NIC: $(js '.nodes[1].ifaces[0].port.state')"
+vx vm1 -- sh -c 'insmod /lib/modules/$(cat /etc/vqnet-kernel)/kernel/drivers/net/virtio_net.ko &&
+	ip addr add 192.168.1.2/24 dev eth0 && ip link set eth0 up'
+running() { [ "$(js '.nodes[1].ifaces[0].port.state')" = running ]; }
+wait_for 30 running || fail "the NIC after its reset: $(js '.nodes[1].ifaces[0].port.state')"
+vx vm0 -- ping -c 2 -W 5 192.168.1.2 > /dev/null || fail "vm0 cannot reach vm1 after vm1's NIC reset"
+ok "a guest resetting its NIC: negotiating, then running again"
+
 # QEMU of vm2 killed: status says so, its device waits for a front-end,
 # vm0 and vm1 carry on; down stops everything
 qemu=$(echo "$json" | jq -r '.nodes[2].vm.qemu.pid')
@@ -61,6 +73,15 @@ vx vm2 -- true 2> "$TMP/err"; rc=$?
 set -e
 [ $rc != 0 ] || fail "exec into a dead VM succeeded"
 ok "a killed QEMU is reported, its device waits, the others carry on"
+
+# the vmm of vm1 killed: status says so, and its links are dead
+vmm1=$(vmm_pid "$LAB" vm1)
+kill -9 "$vmm1"
+vmm_dead() { [ "$(js '.nodes[1].vmm.state')" = killed ]; }
+wait_for 30 vmm_dead || fail "a killed vmm of a VM: $(js '.nodes[1].vmm.state')"
+[ "$(status_json "$LAB" | jq -c '[.links[] | select(.a.node == "vm1" or .b.node == "vm1") | .state] | unique')" = '["dead"]' ] ||
+	fail "links of a dead vmm: $(js '[.links[].state]')"
+ok "a killed vmm of a VM is reported, its links dead"
 
 pids="$(lab_pids "$LAB") $(js '.nodes[].vm.qemu.pid // empty')"
 "$VQNET" down "$LAB"
