@@ -125,6 +125,7 @@ const char *vq_strerror(int err)
 		[VQ_ENOSPC] = "ring is full",
 		[VQ_EINVAL] = "invalid argument",
 		[VQ_ETOOBIG] = "frame too large for one descriptor chain",
+		[VQ_ERESETTING] = "link is being reset",
 	};
 	static const char *const peer[] = {
 		[VQ_EBROKEN - VQ_EBASE] = "ring is broken",
@@ -138,6 +139,8 @@ const char *vq_strerror(int err)
 		[VQ_EUSEDID - VQ_EBASE] = "peer returned a buffer id that was not outstanding",
 		[VQ_EUSEDLEN - VQ_EBASE] = "peer's used length exceeds the writable buffer",
 		[VQ_ELAYOUT - VQ_EBASE] = "shared region is not laid out as its header says",
+		[VQ_ERESETS - VQ_EBASE] = "peer forced too many link resets",
+		[VQ_ERESETTIMEOUT - VQ_EBASE] = "peer did not answer a link reset in time",
 	};
 	/* err is negative by convention, but any int may arrive here (a
 	 * vmm's stats word is untrusted): never negate what cannot be */
@@ -157,6 +160,22 @@ static int drv_bad(struct vq_driver *d, int err)
 	return -err;
 }
 
+/* Private state of a driver with every descriptor free (r, event_idx kept). */
+static void drv_fresh(struct vq_driver *d)
+{
+	unsigned num = d->r.num;
+	d->broken = false;
+	d->avail_idx = d->avail_kicked = d->last_used = 0;
+	d->free_head = 0;
+	d->num_free = (uint16_t)num;
+	d->outstanding = 0;
+	for (unsigned i = 0; i < num; i++) {
+		d->next[i] = (uint16_t)((i + 1) & (num - 1));
+		d->chain_len[i] = 0;
+		d->write_len[i] = 0;
+	}
+}
+
 int vq_driver_init(struct vq_driver *d, void *mem, size_t len, unsigned num,
 		   bool event_idx)
 {
@@ -167,10 +186,18 @@ int vq_driver_init(struct vq_driver *d, void *mem, size_t len, unsigned num,
 	if (err)
 		return err;
 	d->event_idx = event_idx;
-	d->num_free = (uint16_t)num;
-	for (unsigned i = 0; i < num; i++)
-		d->next[i] = (uint16_t)((i + 1) & (num - 1));
+	drv_fresh(d);
 	return 0;
+}
+
+void vq_drv_restart(struct vq_driver *d)
+{
+	drv_fresh(d);
+	/* The device is not reading the ring now (the caller's handshake), so
+	 * plain stores do; whoever reads next is ordered after them by the
+	 * handshake's release store. */
+	memset(d->r.desc, 0, sizeof(struct vq_desc) * d->r.num);
+	memset(d->r.avail, 0, sizeof(uint16_t) * (3u + d->r.num));  /* flags, idx, ring, used_event */
 }
 
 int vq_drv_peek_free(const struct vq_driver *d, unsigned n, uint16_t *ids)
@@ -399,6 +426,16 @@ void vq_dev_set_limits(struct vq_device *v, uint32_t max_len, enum vq_chain_kind
 {
 	v->max_len = max_len;
 	v->kind = kind;
+}
+
+void vq_dev_restart(struct vq_device *v)
+{
+	v->broken = false;
+	v->last_avail = v->used_idx = v->used_signalled = 0;
+	/* flags, idx, the elements and avail_event lie end to end (virtio's
+	 * used ring); as in vq_drv_restart, the driver is not reading them */
+	memset(v->r.used, 0, 2 * sizeof(uint16_t) + sizeof(struct vq_used_elem) * v->r.num +
+			     sizeof(uint16_t));
 }
 
 void vq_dev_set_base(struct vq_device *v, uint16_t last_avail)

@@ -47,6 +47,7 @@ enum {
 	VQ_ENOSPC,       /* not enough free descriptors */
 	VQ_EINVAL,       /* caller passed a bad argument */
 	VQ_ETOOBIG,      /* frame larger than a chain can carry */
+	VQ_ERESETTING,   /* link is being reset: poll it (link.h) */
 	VQ_EBASE = 100,
 	VQ_EBROKEN = VQ_EBASE, /* ring was already marked broken */
 	VQ_EAVAILIDX,    /* available index moved by more than the ring size */
@@ -59,6 +60,8 @@ enum {
 	VQ_EUSEDID,      /* used id that was never offered, or returned twice */
 	VQ_EUSEDLEN,     /* used length larger than the writable buffer */
 	VQ_ELAYOUT,      /* region or header not laid out as declared */
+	VQ_ERESETS,      /* peer forced too many link resets: broken for good */
+	VQ_ERESETTIMEOUT, /* peer did not answer a link reset in time */
 	VQ_ELAST
 };
 
@@ -141,6 +144,13 @@ struct vq_driver {
 int vq_driver_init(struct vq_driver *d, void *mem, size_t len, unsigned num,
 		   bool event_idx);
 
+/* Start the driver side over, as if just initialised over a fresh ring:
+ * every descriptor free, indices at 0, not broken; and zero the fields the
+ * driver writes (descriptor table, available ring, used_event), and only
+ * those.  The device must not be using the ring meanwhile (link.h's reset
+ * handshake sees to it); it then starts over with vq_dev_restart. */
+void vq_drv_restart(struct vq_driver *d);
+
 /* Indices of the next n free descriptors, head first, as vq_drv_add will
  * use them (so callers with one buffer per descriptor can fill it first). */
 int vq_drv_peek_free(const struct vq_driver *d, unsigned n, uint16_t *ids);
@@ -218,6 +228,11 @@ int vq_device_init(struct vq_device *v, void *mem, size_t len, unsigned num,
  * has no window yet: add them before taking anything. */
 int vq_device_init_split(struct vq_device *v, void *desc, void *avail, void *used,
 			 unsigned num, bool event_idx);
+
+/* Start the device side over: indices at 0, not broken (windows and limits
+ * kept); and zero the fields the device writes (used ring, avail_event),
+ * and only those.  The driver must not be using the ring meanwhile. */
+void vq_dev_restart(struct vq_device *v);
 
 /* Accept buffers inside [lo, lo + len) too (up to VQ_WINDOWS_MAX); a
  * buffer must lie inside one window.  0 or -VQ_EINVAL. */

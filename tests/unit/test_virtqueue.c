@@ -644,6 +644,63 @@ static void test_read_once(void **state)
 	pair_free(p);
 }
 
+static bool all(const void *mem, size_t len, uint8_t v)
+{
+	const uint8_t *b = mem;
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
+/* A link reset starts each side over: private state as after init, and
+ * the fields that side writes zeroed, not one byte of the other's. */
+static void test_restart(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(8, true);
+	struct vq_chain c[8];
+	for (int i = 0; i < 5; i++)
+		offer(p, WIN_LO + 64u * (unsigned)i, 60);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 8), 5);
+	assert_int_equal(vq_dev_put(&p->v, &c[0].head, NULL, 1), 0);
+	vq_dev_publish(&p->v);
+	/* and the device broke on a bad head */
+	p->d.r.avail[2 + 5] = 99;
+	p->d.r.avail[1] = 6;
+	assert_int_equal(vq_dev_take(&p->v, c, 8), -VQ_EHEAD);
+
+	size_t desc = sizeof(struct vq_desc) * 8, avail = 2 * (3 + 8), used = 4 + 8 * 8 + 2;
+	memset(p->mem, 0xee, vq_ring_bytes(8));
+	vq_drv_restart(&p->d);
+	assert_true(all(p->d.r.desc, desc, 0));
+	assert_true(all(p->d.r.avail, avail, 0));
+	assert_true(all(p->d.r.used, used, 0xee));
+	assert_int_equal(vq_drv_num_free(&p->d), 8);
+	assert_int_equal(vq_drv_outstanding(&p->d), 0);
+	vq_dev_restart(&p->v);
+	assert_true(all(p->d.r.used, used, 0));
+	assert_false(p->v.broken);
+	assert_int_equal(vq_dev_base(&p->v), 0);
+
+	/* both start at index 0, and the device kept its window and limits */
+	uint16_t h = offer(p, WIN_LO, 60);
+	assert_int_equal(h, 0);
+	assert_int_equal(vq_drv_publish(&p->d), 1);   /* avail_event is 0 again */
+	assert_int_equal(vq_dev_take(&p->v, c, 8), 1);
+	assert_int_equal(c[0].head, 0);
+	assert_int_equal(vq_dev_put(&p->v, &c[0].head, NULL, 1), 0);
+	assert_int_equal(vq_dev_publish(&p->v), 1);   /* used_event is 0 again */
+	uint16_t id;
+	assert_int_equal(vq_drv_reap(&p->d, &id, NULL, 1), 1);
+	assert_int_equal(id, 0);
+	offer(p, WIN_LO + WIN_LEN, 60);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 8), -VQ_EADDR);
+	pair_free(p);
+}
+
 static void test_strerror(void **state)
 {
 	(void)state;
@@ -652,6 +709,8 @@ static void test_strerror(void **state)
 		assert_string_not_equal(vq_strerror(-e), "unknown error");
 	}
 	assert_false(vq_is_peer_error(-VQ_ENOSPC));
+	assert_false(vq_is_peer_error(-VQ_ERESETTING));
+	assert_string_equal(vq_strerror(-VQ_ERESETTING), "link is being reset");
 	assert_string_equal(vq_strerror(-VQ_ENOSPC), "ring is full");
 	assert_string_equal(vq_strerror(-12345), "unknown error");
 }
@@ -676,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_bad_used),
 		cmocka_unit_test(test_read_once),
 		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_split_ring),
 		cmocka_unit_test(test_write_chains_base_untake),
 	};
