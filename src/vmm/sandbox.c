@@ -92,10 +92,13 @@ static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd)
 			SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(accept4), SCMP_SYS(recvmsg),
 			SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 		};
-		/* fcntl: only to read a memory fd's seals */
-		struct scmp_arg_cmp get_seals = { .arg = 1, .op = SCMP_CMP_EQ, .datum_a = F_GET_SEALS };
-		if (!err)
-			err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, &get_seals);
+		/* fcntl: only to read a memory fd's seals and make eventfds
+		 * non-blocking */
+		static const int fcntl_ops[] = { F_GET_SEALS, F_SETFL };
+		for (size_t i = 0; !err && i < 2; i++) {
+			struct scmp_arg_cmp op = { .arg = 1, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)fcntl_ops[i] };
+			err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, &op);
+		}
 		for (size_t i = 0; !err && i < sizeof(vhost) / sizeof(vhost[0]); i++)
 			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, vhost[i], 0);
 	}

@@ -116,9 +116,9 @@ static void ring_broken(struct port *p, unsigned q, int err)
 	}
 	v->broken |= 1u << q;
 	v->q[q].running = false;
+	publish_state(p);   /* status first: QEMU may look as soon as it hears */
 	if (v->q[q].err >= 0)
 		sys_ring(v->q[q].err);
-	publish_state(p);
 }
 
 /* ---- actions: what lib/vhost says to do, in its order ---------------------- */
@@ -140,7 +140,8 @@ static void ring_start(struct port *p, unsigned q, const struct vhost_ring_actio
 	for (unsigned i = 0; !err && i < v->dev.mem.n; i++)
 		err = vq_dev_add_window(&s->vq, v->dev.mem.r[i].gpa, v->dev.mem.r[i].size);
 	if (err) {
-		say(v, "cannot serve a ring: %s", vq_strerror(err));
+		say(v, "cannot serve the %s ring: %s", q == VHOST_TX ? "TX" : "RX", vq_strerror(err));
+		ring_broken(p, q, err);
 		return;
 	}
 	vq_dev_set_limits(&s->vq, q == VHOST_TX ? VQ_FRAME_MAX : UINT32_MAX,
@@ -155,6 +156,25 @@ static void ring_start(struct port *p, unsigned q, const struct vhost_ring_actio
 		PUT(p->st->port_error, 0);
 	/* the guest may be ahead of us: look once */
 	v->ev |= q == VHOST_TX ? PORT_EV_FRAMES : PORT_EV_ROOM;
+}
+
+/* A kick, call or err fd from the front-end: it must be an eventfd (an
+ * anonymous inode: not a pipe, socket or file that could make our reads
+ * and writes block or mean something else), and we use it non-blocking,
+ * so a front-end that fills its counter cannot stall the whole vmm (and
+ * its links) in a write.  -1 (and closed) if refused. */
+static int take_eventfd(const struct vhost_port *v, int fd, const char *what)
+{
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		say(v, "refused a %s fd that is not an eventfd", what);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static void do_ring_ops(struct port *p, struct vhost_action *a, unsigned phase)
@@ -173,19 +193,22 @@ static void do_ring_ops(struct port *p, struct vhost_action *a, unsigned phase)
 		if (phase == 1) {
 			if (ra->ops & VHOST_RING_KICK) {
 				watch(p, s->kick, q == VHOST_RX ? SUB_KICK_RX : SUB_KICK_TX, false);
-				s->kick = ra->kick_fd;
+				s->kick = take_eventfd(v, ra->kick_fd, "kick");
 				watch(p, s->kick, q == VHOST_RX ? SUB_KICK_RX : SUB_KICK_TX, true);
 			}
 			if (ra->ops & VHOST_RING_CALL)
-				s->call = ra->call_fd;
+				s->call = take_eventfd(v, ra->call_fd, "call");
 			if (ra->ops & VHOST_RING_ERR)
-				s->err = ra->err_fd;
+				s->err = take_eventfd(v, ra->err_fd, "err");
 		}
 		if (phase == 2) {
 			if (ra->ops & VHOST_RING_START)
 				ring_start(p, q, ra);
-			if (ra->ops & VHOST_RING_ENABLE)
+			if (ra->ops & VHOST_RING_ENABLE) {
 				s->enabled = ra->enabled;
+				if (s->enabled)   /* what waited while it was off */
+					v->ev |= q == VHOST_TX ? PORT_EV_FRAMES : PORT_EV_ROOM;
+			}
 		}
 	}
 }
@@ -346,7 +369,8 @@ static ssize_t vhost_recv(struct port *p, uint8_t *buf, size_t cap)
 	struct vhost_port *v = vp_of(p);
 	struct vq_state *s = &v->q[VHOST_TX];
 	for (;;) {
-		if (!s->running || v->broken)
+		/* a disabled queue is left alone until it is enabled again */
+		if (!s->running || !s->enabled || v->broken)
 			return 0;
 		struct vq_chain *c = &v->chain[0];
 		int n = vq_dev_take(&s->vq, c, 1);
@@ -372,8 +396,6 @@ static ssize_t vhost_recv(struct port *p, uint8_t *buf, size_t cap)
 		}
 		vq_dev_put(&s->vq, &c->head, NULL, 1);
 		s->dirty = true;
-		if (!s->enabled)
-			continue;   /* a disabled queue's frames go nowhere */
 		/* a frame longer than cap is cut: the caller sees cap and drops it */
 		return (ssize_t)len;
 	}
@@ -506,8 +528,9 @@ static unsigned vhost_event(struct port *p, unsigned sub, uint32_t events)
 			disconnect(p);
 	} else if (sub == SUB_KICK_RX || sub == SUB_KICK_TX) {
 		struct vq_state *s = &v->q[sub == SUB_KICK_RX ? VHOST_RX : VHOST_TX];
-		if (s->kick >= 0)
-			sys_clear(s->kick);
+		uint64_t count;
+		if (s->kick >= 0 && read(s->kick, &count, sizeof(count)) < 0 && errno != EAGAIN)
+			say(v, "kick fd: %s", strerror(errno));
 		v->ev |= sub == SUB_KICK_RX ? PORT_EV_ROOM : PORT_EV_FRAMES;
 	}
 	unsigned ev = v->ev;

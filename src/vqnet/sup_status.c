@@ -93,6 +93,8 @@ static json_t *port_json(const struct lab_node *node, const struct sup_node *n, 
 	struct vmm_if_stats *s = n->stats && j < node->n_ifaces ? vmm_stats_if(n->stats, j) : NULL;
 	const char *state = s ? vmm_port_state_name(LD(s->port_state)) : NULL;
 	int32_t err = s ? LD(s->port_error) : 0;
+	if (!vmm_running(n))   /* what it last wrote is stale: no one serves the port */
+		state = "unserved", err = 0;
 	json_object_set_new(o, "state", s ? json_string(state ? state : "invalid") : json_null());
 	json_object_set_new(o, "error", str_or_null(err ? vmm_link_error_name(err) : NULL));
 	if (n->vm)

@@ -29,7 +29,7 @@ kill -9 "$vmm"
 dead() { [ "$("$VQNET" status --json "$LAB" | jq -r '.nodes[2].vmm.state')" = killed ]; }
 wait_for 10 dead || fail "dead vmm not reported: $("$VQNET" status "$LAB")"
 "$VQNET" status "$LAB" > "$TMP/st"
-grep -Eq "^vm2 +guest +$LAB.vm2 +killed by signal 9" "$TMP/st" || fail "status text: $(cat "$TMP/st")"
+grep -Eq "^vm2 +netns +$LAB.vm2 +killed by signal 9" "$TMP/st" || fail "status text: $(cat "$TMP/st")"
 [ "$("$VQNET" status --json "$LAB" | jq -c '[.links[] | .state]')" = '["ok","dead","dead"]' ] ||
 	fail "links of the dead vmm: $("$VQNET" status --json "$LAB" | jq -c '.links')"
 grep -q "dead (the vmm of vm2 is not running (killed by signal 9))" "$TMP/st" || fail "no reason given"

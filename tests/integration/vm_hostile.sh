@@ -122,9 +122,7 @@ attack rx-read "" RX "peer used unsupported or misordered descriptor flags"
 
 # A front-end whose TX err or call eventfd is blocking and full (one more
 # write would block): the vmm must not hang writing to it, or every link of
-# the vmm hangs with it.  Today it does (src/vmm/vhost.c writes the
-# front-end's eventfds as they come), so this runs with HOSTILE_BLOCKING=1
-# only, until that is fixed.
+# the vmm hangs with it (it makes every front-end eventfd non-blocking).
 # blocking MODE JQ: the vmm has reached its write once status says JQ
 blocking() {
 	what=$1
@@ -140,11 +138,9 @@ blocking() {
 	until_says waiting port state
 	ok "$what: the vmm did not hang on a blocking eventfd"
 }
-if [ "${HOSTILE_BLOCKING:-0}" = 1 ]; then
-	blocking block-err '.nodes[0].ifaces[0].port.error != null'
-	sent=$(js '.nodes[0].ifaces[0].counters.from_guest_frames')
-	blocking block-call ".nodes[0].ifaces[0].counters.from_guest_frames > $sent"
-fi
+blocking block-err '.nodes[0].ifaces[0].port.error != null'
+sent=$(js '.nodes[0].ifaces[0].counters.from_guest_frames')
+blocking block-call ".nodes[0].ifaces[0].counters.from_guest_frames > $sent"
 
 # A good guest on the same vmm: its echo request reaches n1, whose reply
 # comes back through v0's vmm into the tool's RX ring
