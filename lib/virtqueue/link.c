@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* link.c - two virtqueues and two chunk pools in one shared region. */
+/* link.c - two virtqueues and two chunk pools in one shared region, and the
+ * handshake that resets them (protocol in link.h). */
 #include "link.h"
 
 #include <endian.h>
@@ -7,6 +8,8 @@
 
 #define ALIGN(x, a) (((x) + ((a) - 1)) & ~(uint64_t)((a) - 1))
 #define PAGE 4096u
+
+_Static_assert(sizeof(struct vq_link_hdr) == 128, "the header is two cache lines");
 
 struct layout {
 	uint64_t ring_off[2], pool_off[2], ring_len, pool_len, size;
@@ -62,23 +65,316 @@ int vq_link_format(void *mem, size_t len, unsigned num, unsigned chunk,
 	return 0;
 }
 
-static void set_state(struct vq_port *p, uint32_t state)
+
+static struct vq_link_hdr *hdr(const struct vq_port *p)
 {
-	struct vq_link_hdr *h = (struct vq_link_hdr *)p->base;
-	__atomic_store_n(&h->state[p->side], htole32(state), __ATOMIC_RELEASE);
+	return (struct vq_link_hdr *)p->base;
 }
 
-/* Record the first peer error and say so in our state word. */
+/* A word of the peer's: one load, acquire, so that the ring fields it
+ * zeroed before writing it are seen zeroed. */
+static uint32_t ld_peer(const uint32_t *w)
+{
+	return le32toh(__atomic_load_n(w, __ATOMIC_ACQUIRE));
+}
+
+/* A word of ours: the ring fields we zeroed are visible before it. */
+static void st_own(uint32_t *w, uint32_t v)
+{
+	__atomic_store_n(w, htole32(v), __ATOMIC_RELEASE);
+}
+
+/* ---- reset ------------------------------------------------------------------ */
+
+static bool pending(uint8_t role)
+{
+	return role == VQ_ROLE_DUE || role == VQ_ROLE_SENT;
+}
+
+static int status(const struct vq_port *p)
+{
+	const struct vq_reset *rs = &p->rs;
+	if (rs->dead)
+		return VQ_LINK_DEAD;
+	if (p->up)
+		return VQ_LINK_UP;
+	if ((rs->ask == VQ_ROLE_LATE || rs->answer == VQ_ROLE_LATE) &&
+	    !pending(rs->ask) && !pending(rs->answer))
+		return VQ_LINK_BROKEN;
+	return VQ_LINK_RESETTING;
+}
+
+/* Our state word says what status() says; written only when that changes. */
+static void show(struct vq_port *p)
+{
+	static const uint8_t side_state[] = {
+		[VQ_LINK_UP] = VQ_SIDE_ATTACHED, [VQ_LINK_RESETTING] = VQ_SIDE_RESETTING,
+		[VQ_LINK_BROKEN] = VQ_SIDE_BROKEN, [VQ_LINK_DEAD] = VQ_SIDE_BROKEN,
+	};
+	uint8_t s = side_state[status(p)];
+	if (s != p->rs.shown) {
+		p->rs.shown = s;
+		st_own(&hdr(p)->state[p->side], s);
+	}
+}
+
+/* Stop using the link: a reset for `why` begins. */
+static void stop(struct vq_port *p, int why)
+{
+	if (!p->up)
+		return;
+	p->up = false;
+	p->rs.st.last_why = why;
+	p->rs.st.last_error = 0;
+}
+
+/* Forget both directions and zero the ring fields we write; only while the
+ * peer is not reading them (it asked, or it waits for our ready). */
+static void forget(struct vq_port *p)
+{
+	vq_drv_restart(&p->tx);
+	vq_dev_restart(&p->rx);
+	p->gen++;
+}
+
+static void die(struct vq_port *p)
+{
+	p->up = false;
+	p->rs.dead = true;
+	p->rs.ask = p->rs.answer = VQ_ROLE_NONE;
+	p->error = -VQ_ERESETS;
+}
+
+static void late(struct vq_port *p, uint8_t *role)
+{
+	*role = VQ_ROLE_LATE;
+	p->rs.st.timeouts++;
+	p->error = -VQ_ERESETTIMEOUT;
+}
+
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;   /* a clock stepping back waits less */
+}
+
+/*
+ * May a reset start now?  0: yes; 1: not before *at; -1: never again, the
+ * window's budget is spent.  With k resets in the window already, the next
+ * waits VQ_RESET_GAP_NS << (k - 1) after the last, at most VQ_RESET_GAP_MAX_NS.
+ */
+static int limit(const struct vq_reset *rs, uint64_t now, uint64_t *at)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < rs->n_when; i++)
+		if (since(now, rs->when[i]) < VQ_RESET_WINDOW_NS)
+			n++;
+	if (n >= VQ_RESET_BUDGET)
+		return -1;
+	if (n == 0)
+		return 0;
+	uint64_t gap = VQ_RESET_GAP_NS;
+	for (unsigned k = 1; k < n && gap < VQ_RESET_GAP_MAX_NS; k++)
+		gap *= 2;
+	if (gap > VQ_RESET_GAP_MAX_NS)
+		gap = VQ_RESET_GAP_MAX_NS;
+	uint64_t last = rs->when[(rs->next_when + VQ_RESET_BUDGET - 1) % VQ_RESET_BUDGET];
+	if (since(now, last) >= gap)
+		return 0;
+	*at = last + gap;
+	return 1;
+}
+
+static void charge(struct vq_reset *rs, uint64_t now)
+{
+	rs->when[rs->next_when] = now;
+	rs->next_when = (rs->next_when + 1) % VQ_RESET_BUDGET;
+	if (rs->n_when < VQ_RESET_BUDGET)
+		rs->n_when++;
+}
+
+static void sooner(uint64_t *deadline, uint64_t t)
+{
+	if (*deadline == 0 || t < *deadline)
+		*deadline = t;
+}
+
+/* Our answer to the peer's requests. */
+static int answer(struct vq_port *p, uint32_t preq, uint64_t now, bool *kick,
+		  uint64_t *deadline)
+{
+	struct vq_reset *rs = &p->rs;
+	/* A request is odd and not the one we last answered; the request we
+	 * answered is done when its word moves on by one. */
+	if ((preq & 1u) && preq != rs->acked) {
+		stop(p, VQ_WHY_PEER);
+		rs->answer = VQ_ROLE_DUE;
+		rs->seen = preq;
+	} else if ((rs->answer == VQ_ROLE_SENT || rs->answer == VQ_ROLE_LATE) &&
+		   preq == rs->acked + 1u) {
+		rs->answer = VQ_ROLE_NONE;
+	} else if (rs->answer == VQ_ROLE_SENT && now >= rs->answer_by) {
+		late(p, &rs->answer);
+	}
+	if (rs->answer != VQ_ROLE_DUE)
+		return 0;
+
+	/* the peer's reset while ours is out is the same reset: free, once */
+	bool free = rs->free_answer && rs->ask == VQ_ROLE_SENT;
+	uint64_t at = 0;
+	int lim = free ? 0 : limit(rs, now, &at);
+	if (lim < 0)
+		return -1;
+	if (lim > 0) {
+		sooner(deadline, at);
+		return 0;
+	}
+	if (free)
+		rs->free_answer = false;
+	else
+		charge(rs, now);
+	forget(p);
+	rs->acked = rs->seen;
+	st_own(&hdr(p)->reset_ack[p->side], rs->acked);
+	rs->answer = VQ_ROLE_SENT;
+	rs->answer_by = now + VQ_RESET_TIMEOUT_NS;
+	rs->st.answered++;
+	*kick = true;
+	/* this reset starts both sides over: ours, not yet sent, is moot */
+	if (rs->ask == VQ_ROLE_DUE)
+		rs->ask = VQ_ROLE_NONE;
+	return 0;
+}
+
+/* Our own request: send it once the limit allows, finish it once answered. */
+static int ask(struct vq_port *p, uint32_t pack, uint64_t now, bool *kick,
+	       uint64_t *deadline)
+{
+	struct vq_reset *rs = &p->rs;
+	if (rs->ask == VQ_ROLE_DUE) {
+		uint64_t at = 0;
+		int lim = limit(rs, now, &at);
+		if (lim < 0)
+			return -1;
+		if (lim > 0) {
+			sooner(deadline, at);
+			return 0;
+		}
+		charge(rs, now);
+		rs->req += (rs->req & 1u) ? 2u : 1u;   /* odd, and new to the peer */
+		st_own(&hdr(p)->reset_req[p->side], rs->req);
+		rs->ask = VQ_ROLE_SENT;
+		rs->ask_by = now + VQ_RESET_TIMEOUT_NS;
+		rs->free_answer = true;
+		rs->st.asked++;
+		*kick = true;
+	} else if (rs->ask == VQ_ROLE_SENT || rs->ask == VQ_ROLE_LATE) {
+		if (pack == rs->req) {
+			/* the peer has stopped and zeroed its fields: ours now */
+			forget(p);
+			rs->req++;
+			st_own(&hdr(p)->reset_req[p->side], rs->req);
+			rs->ask = VQ_ROLE_NONE;
+			*kick = true;
+		} else if (rs->ask == VQ_ROLE_SENT && now >= rs->ask_by) {
+			late(p, &rs->ask);
+		}
+	}
+	return 0;
+}
+
+int vq_port_poll(struct vq_port *p, uint64_t now, struct vq_poll *r)
+{
+	struct vq_reset *rs = &p->rs;
+	bool kick = false;
+	uint64_t deadline = 0;
+
+	if (!rs->dead) {
+		/* the only words of the peer's a poll reads: once each */
+		unsigned peer = p->side ^ 1u;
+		uint32_t preq = ld_peer(&hdr(p)->reset_req[peer]);
+		uint32_t pack = ld_peer(&hdr(p)->reset_ack[peer]);
+		if (answer(p, preq, now, &kick, &deadline) < 0 ||
+		    ask(p, pack, now, &kick, &deadline) < 0) {
+			die(p);
+			deadline = 0;
+		}
+	}
+	if (!rs->dead) {
+		if (rs->ask == VQ_ROLE_SENT)
+			sooner(&deadline, rs->ask_by);
+		if (rs->answer == VQ_ROLE_SENT)
+			sooner(&deadline, rs->answer_by);
+		if (!p->up && rs->ask == VQ_ROLE_NONE && rs->answer == VQ_ROLE_NONE) {
+			p->up = true;
+			p->error = 0;
+			rs->st.resets++;
+		}
+	}
+	show(p);
+	int st = status(p);
+	if (r)
+		*r = (struct vq_poll){ .status = st, .kick = kick, .deadline = deadline,
+				       .changed = st != rs->reported };
+	rs->reported = (uint8_t)st;
+	return st;
+}
+
+int vq_port_reset_request(struct vq_port *p, uint64_t now, struct vq_poll *r)
+{
+	if (p->up) {
+		stop(p, VQ_WHY_LOCAL);
+		p->rs.ask = VQ_ROLE_DUE;
+	} else if (p->rs.ask == VQ_ROLE_LATE) {
+		p->rs.ask = VQ_ROLE_DUE;    /* ask again, at the budget's price */
+	}
+	return vq_port_poll(p, now, r);
+}
+
+const char *vq_link_status_name(int status)
+{
+	static const char *const names[] = {
+		[VQ_LINK_UP] = "up", [VQ_LINK_RESETTING] = "resetting",
+		[VQ_LINK_BROKEN] = "broken", [VQ_LINK_DEAD] = "dead",
+	};
+	return status >= 0 && status <= VQ_LINK_DEAD ? names[status] : "?";
+}
+
+const char *vq_reset_why_name(int why)
+{
+	static const char *const names[] = {
+		[VQ_WHY_NONE] = "none", [VQ_WHY_RESTART] = "restart",
+		[VQ_WHY_VIOLATION] = "violation", [VQ_WHY_LOCAL] = "asked",
+		[VQ_WHY_PEER] = "peer",
+	};
+	return why >= 0 && why <= VQ_WHY_PEER ? names[why] : "?";
+}
+
+/* Not usable: say why (the cold path of every call below). */
+static int port_down(const struct vq_port *p)
+{
+	if (p->rs.dead)
+		return -VQ_ERESETS;
+	return status(p) == VQ_LINK_BROKEN ? -VQ_ERESETTIMEOUT : -VQ_ERESETTING;
+}
+
+/* A peer error takes the whole link down; the next poll asks for a reset
+ * (and applies the limits). */
 static int port_fail(struct vq_port *p, int err)
 {
-	if (vq_is_peer_error(err) && !p->error) {
+	if (vq_is_peer_error(err) && p->up) {
+		stop(p, VQ_WHY_VIOLATION);
 		p->error = err;
-		set_state(p, VQ_SIDE_BROKEN);
+		p->rs.ask = VQ_ROLE_DUE;
+		p->rs.st.violations++;
+		p->rs.st.last_error = err;
+		show(p);
 	}
 	return err;
 }
 
-int vq_port_attach(struct vq_port *p, void *mem, size_t len, unsigned side)
+/* Check the region and set up both directions; writes nothing into it. */
+static int port_setup(struct vq_port *p, void *mem, size_t len, unsigned side,
+		      uint32_t *was)
 {
 	if (!p || !mem || side > 1 || ((uintptr_t)mem & 63u) ||
 	    len < sizeof(struct vq_link_hdr))
@@ -115,11 +411,49 @@ int vq_port_attach(struct vq_port *p, void *mem, size_t len, unsigned side)
 	p->side = side;
 	p->chunk = chunk;
 	p->tx_pool = l.pool_off[side];
-	set_state(p, VQ_SIDE_ATTACHED);
+	/* Our own words as a predecessor left them (or as the peer scribbled
+	 * them: a reset comes sooner, no more).  Our next request goes on
+	 * from there, so the peer sees it as new. */
+	p->rs.req = le32toh(h.reset_req[side]);
+	p->rs.acked = le32toh(h.reset_ack[side]);
+	p->rs.shown = 0xff;    /* unknown: the first show() writes it */
+	p->rs.reported = VQ_LINK_UP;
+	*was = le32toh(h.state[side]);
 	return 0;
 }
 
-int vq_port_reclaim(struct vq_port *p)
+int vq_port_attach(struct vq_port *p, void *mem, size_t len, unsigned side)
+{
+	uint32_t was;
+	int err = port_setup(p, mem, len, side, &was);
+	if (err)
+		return err;
+	p->up = true;
+	show(p);
+	return 0;
+}
+
+int vq_port_join(struct vq_port *p, void *mem, size_t len, unsigned side,
+		 uint64_t now_ns, struct vq_poll *r)
+{
+	uint32_t was;
+	int err = port_setup(p, mem, len, side, &was);
+	if (err)
+		return err;
+	if (was == VQ_SIDE_ABSENT) {
+		p->up = true;    /* nobody used our side: the rings are as formatted */
+	} else {
+		/* a predecessor's rings, and its private state died with it */
+		p->rs.ask = VQ_ROLE_DUE;
+		p->rs.st.last_why = VQ_WHY_RESTART;
+	}
+	vq_port_poll(p, now_ns, r);
+	return 0;
+}
+
+/* ---- frames ------------------------------------------------------------------ */
+
+static int reclaim(struct vq_port *p)
 {
 	uint16_t ids[64];
 	int total = 0, n;
@@ -128,8 +462,17 @@ int vq_port_reclaim(struct vq_port *p)
 	return n < 0 ? port_fail(p, n) : total;
 }
 
+int vq_port_reclaim(struct vq_port *p)
+{
+	if (!p->up)
+		return port_down(p);
+	return reclaim(p);
+}
+
 int vq_port_send(struct vq_port *p, const void *frame, size_t len)
 {
+	if (!p->up)
+		return port_down(p);
 	if (len == 0 || len > VQ_FRAME_MAX)
 		return -VQ_ETOOBIG;
 	unsigned n = (unsigned)((len + p->chunk - 1) / p->chunk);
@@ -139,7 +482,7 @@ int vq_port_send(struct vq_port *p, const void *frame, size_t len)
 	 * pages) are the next ones used, and a quiet link keeps touching the
 	 * same few pages instead of walking its whole pool (hardening #19).
 	 * It costs one load of the used index when nothing came back. */
-	int err = vq_port_reclaim(p);
+	int err = reclaim(p);
 	if (err < 0)
 		return err;
 	uint16_t ids[VQ_CHAIN_MAX];
@@ -164,21 +507,26 @@ int vq_port_send(struct vq_port *p, const void *frame, size_t len)
 
 int vq_port_tx_publish(struct vq_port *p)
 {
+	if (!p->up)
+		return port_down(p);
 	return port_fail(p, vq_drv_publish(&p->tx));
 }
 
 bool vq_port_tx_wait(struct vq_port *p)
 {
-	return vq_drv_enable_notify(&p->tx);
+	return p->up && vq_drv_enable_notify(&p->tx);
 }
 
 void vq_port_tx_nowait(struct vq_port *p)
 {
-	vq_drv_disable_notify(&p->tx);
+	if (p->up)
+		vq_drv_disable_notify(&p->tx);
 }
 
 int vq_port_recv(struct vq_port *p, struct vq_frame *f, unsigned max)
 {
+	if (!p->up)
+		return port_down(p);
 	struct vq_chain c;
 	unsigned got = 0;
 	while (got < max) {
@@ -191,6 +539,7 @@ int vq_port_recv(struct vq_port *p, struct vq_frame *f, unsigned max)
 		fr->head = c.head;
 		fr->niov = c.n;
 		fr->len = c.read_len;
+		fr->gen = p->gen;
 		/* The device checked every segment against the peer's pool,
 		 * which lies inside our mapping (checked at attach). */
 		for (unsigned k = 0; k < c.n; k++)
@@ -201,7 +550,11 @@ int vq_port_recv(struct vq_port *p, struct vq_frame *f, unsigned max)
 
 int vq_port_recv_done(struct vq_port *p, const struct vq_frame *f, unsigned n)
 {
+	if (!p->up)
+		return 0;    /* whatever was taken went with the reset */
 	for (unsigned k = 0; k < n; k++) {
+		if (f[k].gen != p->gen)
+			continue;    /* taken before a reset: not ours to return */
 		int err = vq_dev_put(&p->rx, &f[k].head, NULL, 1);
 		if (err)
 			return port_fail(p, err);
@@ -211,15 +564,18 @@ int vq_port_recv_done(struct vq_port *p, const struct vq_frame *f, unsigned n)
 
 int vq_port_rx_publish(struct vq_port *p)
 {
+	if (!p->up)
+		return port_down(p);
 	return port_fail(p, vq_dev_publish(&p->rx));
 }
 
 bool vq_port_rx_wait(struct vq_port *p)
 {
-	return vq_dev_enable_notify(&p->rx);
+	return p->up && vq_dev_enable_notify(&p->rx);
 }
 
 void vq_port_rx_nowait(struct vq_port *p)
 {
-	vq_dev_disable_notify(&p->rx);
+	if (p->up)
+		vq_dev_disable_notify(&p->rx);
 }

@@ -6,7 +6,8 @@
  * library) or scribbles over any bytes of the shared region, header and
  * rings included, between A's operations.  Whatever happens, A must never
  * touch memory outside the region (ASan), never hand out a frame outside
- * B's pool, and once broken must stay broken.
+ * B's pool, and once down (a peer error takes the whole link down, and
+ * nobody here polls it back up: fuzz_link_reset.c does) must stay down.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -101,15 +102,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* a frame of a valid length is queued; or the pool is
 			 * short of chunks, and that after taking back all the
 			 * peer returned (nothing is left to reclaim); or the
-			 * peer broke the ring (then it stays broken, and says
-			 * why).  Never another error. */
+			 * peer broke the ring now (the link goes down and says
+			 * why), or before (it stays down).  Never another error. */
 			if (rc == 0)
-				check(!a.tx.broken);
+				check(a.up && !a.tx.broken);
 			else if (rc == -VQ_ENOSPC)
-				check(!a.tx.broken && vq_drv_num_free(&a.tx) < (flen + CHUNK - 1) / CHUNK &&
+				check(a.up && !a.tx.broken &&
+				      vq_drv_num_free(&a.tx) < (flen + CHUNK - 1) / CHUNK &&
 				      vq_port_reclaim(&a) == 0);
+			else if (vq_is_peer_error(rc))
+				check(!a.up && a.tx.broken && vq_port_error(&a) == rc);
 			else
-				check(vq_is_peer_error(rc) && a.tx.broken && vq_port_error(&a) < 0);
+				check(rc == -VQ_ERESETTING && !a.up && vq_port_error(&a) < 0);
 			check(tx_consistent(&a.tx));
 			break;
 		}
@@ -176,11 +180,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 10:
 			vq_port_reclaim(&b);
 			break;
-		default: /* a broken direction stays broken */
-			if (a.rx.broken && held_a == 0)
-				check(vq_port_recv(&a, fa, 1) < 0);
-			if (a.tx.broken)
-				check(vq_port_reclaim(&a) < 0);
+		default: /* a link down stays down until polled, and does nothing */
+			if (!a.up) {
+				check(held_a || vq_port_recv(&a, fa, 1) == -VQ_ERESETTING);
+				check(vq_port_reclaim(&a) == -VQ_ERESETTING);
+				check(vq_port_tx_publish(&a) == -VQ_ERESETTING);
+				check(!vq_port_rx_wait(&a) && !vq_port_tx_wait(&a));
+				check(vq_port_error(&a) < 0);
+			}
 			break;
 		}
 	}
