@@ -42,6 +42,8 @@
 /* Cap on the bytes one frame costs the bucket, so cost arithmetic stays
  * inside 64 bits (a hostile GSO header can claim many tiny segments). */
 #define WIRE_MAX (1ull << 30)
+/* Latest finish time the bucket may reach: 2^62 ns is 146 years. */
+#define HORIZON (1ull << 62)
 
 enum {
 	S_GE,          /* Gilbert-Elliott state transition */
@@ -418,6 +420,12 @@ static bool shape(struct imp_dir *d, uint64_t now, uint64_t wire, uint64_t *leav
 	uint64_t num = wire * 8 * IMP_NS_PER_S + rem;
 	uint64_t cost = num / p->rate_bps;
 	uint64_t backlog = v > now ? v - now : 0;
+	/* a frame-count queue bounds the backlog only by frames times their
+	 * cost, and a hostile GSO header can make each cost a gibibyte: keep
+	 * the finish time (and departures, 60 s of delay later) far from
+	 * wrapping */
+	if (cost > HORIZON || v > HORIZON - cost)
+		return false;
 	if (d->ring_cap) {
 		while (d->ring_len && d->ring[d->ring_head] <= now) {
 			d->ring_head = (d->ring_head + 1) % d->ring_cap;

@@ -163,7 +163,7 @@ bool imp_params_equal(const struct imp_params *a, const struct imp_params *b);
  * Canonical text of a checked set: keys in the order of imp_parse_kv's
  * table, each once, off keys left out, numbers in the largest unit that
  * holds them exactly (`1500us`, `64kib`), `normal` left out.
- * imp_parse_spec() of "clear " + the result gives an equal set.  No
+ * imp_parse_spec() of the result into a zeroed set gives an equal set.  No
  * impairment is the empty string.  Returns the length written (excluding
  * the NUL), -ENOSPC if buf is too small (buf then holds a truncated,
  * NUL-terminated prefix), or -EINVAL for a set that fails the check.
@@ -184,7 +184,7 @@ struct imp_stats {
 	uint64_t delayed;      /* copies to send later than now */
 };
 
-/* Streams of the PRNG, one per purpose (imp.c says why). */
+/* Streams of the PRNG, one per purpose (engine.c says why). */
 enum { IMP_STREAMS = 10 };
 
 /*

@@ -453,6 +453,27 @@ static void test_rate_gso(void **state)
 	uint64_t wire = 14 + 40 + 14480 + 9 * 54;
 	assert_int_equal(out.copy[0].due, wire * 8);   /* ns at 1 gbit */
 	imp_dir_free(&d);
+
+	/* a hostile header claiming 35000 one-byte segments behind 30 KB of
+	 * headers (1.05 GB on the wire), at the slowest rate into the largest
+	 * frame queue: each costs 97 days, 2196 of them would wrap the
+	 * bucket's clock, and the bucket refuses first */
+	dir(&d, 1, "rate 1kbit queue 65536");
+	len = tso4(frame_buf, 30040 + 35000, 1);
+	put16le(frame_buf + 6, 14 + 30020);   /* csum_start: TCP after 30 KB of "IP" */
+	frame_buf[IMP_VNET_HDR + 14 + 30020 + 12] = 5 << 4;
+	uint64_t prev = 0;
+	unsigned sent = 0;
+	for (unsigned i = 0; i < 10000; i++) {
+		if (frame(&d, len, 7, &out) == 0)
+			continue;
+		sent++;
+		assert_true(out.copy[0].due >= prev && out.copy[0].due >= 7);
+		prev = out.copy[0].due;
+	}
+	within(sent, 500, 600, "hostile GSO frames accepted before the horizon");
+	assert_true(prev < (1ull << 62));
+	imp_dir_free(&d);
 }
 
 static void test_delay(void **state)
