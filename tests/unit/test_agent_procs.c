@@ -102,17 +102,21 @@ static int run(char **argv, int in_fd, int out_fd, struct agentc_status *st)
 	return err;
 }
 
-/* Run argv and return its output (static buffer) and status. */
+/* Run argv and return its output (static buffer, the first 64 KiB) and
+ * status.  The output goes to a file, which never blocks the writer: a
+ * pipe read only afterwards would stall a command that writes more than
+ * the pipe holds (the background writer case below). */
 static const char *output(char **argv, struct agentc_status *st)
 {
 	static char buf[65536];
-	int p[2];
-	CHECK(pipe(p) == 0);
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	CHECK(run(argv, -1, p[1], st) == 0);
-	close(p[1]);
-	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
-	close(p[0]);
+	char path[sizeof(dir) + 16];
+	snprintf(path, sizeof(path), "%s/out.XXXXXX", dir);
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	unlink(path);
+	CHECK(run(argv, -1, fd, st) == 0);
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
 	buf[n > 0 ? n : 0] = 0;
 	return buf;
 }
