@@ -27,7 +27,7 @@
 
 #include "lab.h"
 
-enum section { SEC_NONE, SEC_LAB, SEC_VM, SEC_TOPOLOGY, SEC_SCENARIO, SEC_FILTER };
+enum section { SEC_NONE, SEC_LAB, SEC_VM, SEC_TOPOLOGY, SEC_SCENARIO, SEC_FILTER, SEC_LINK };
 
 enum field { F_MAC, F_IP4, F_IP6 };
 extern const char *const lp_field_key[];    /* "mac", "ip", "ip6" */
@@ -57,6 +57,17 @@ struct prog_ref {
 	char guest[LAB_NAME_MAX + 1];
 };
 
+/* A [link A B [TOPO]] section, resolved in finish; its keys after it. */
+struct link_sec {
+	unsigned line;
+	char a[LAB_NAME_MAX + 1], b[LAB_NAME_MAX + 1], topo[LAB_NAME_MAX + 1];
+};
+struct link_key {
+	unsigned sec, line;
+	char key[LAB_NAME_MAX + 16];   /* "delay" or "delay.NODE" */
+	char *value;
+};
+
 struct parser {
 	struct lab *lab;
 	struct lab_error *err;
@@ -83,6 +94,10 @@ struct parser {
 	unsigned n_entries;
 	struct prog_ref *refs;
 	unsigned n_refs;
+	struct link_sec *lsecs;
+	unsigned n_lsecs;
+	struct link_key *lkeys;
+	unsigned n_lkeys;
 };
 
 /* ---- lab.c: errors, memory, names ---- */
@@ -142,5 +157,14 @@ int lp_derive_macs(struct parser *ps);
 int lp_split_args(struct parser *ps, const char *s, char ***argvp, unsigned *argcp);
 void lp_free_argv(char **argv);
 int lp_check_scenarios(struct parser *ps);
+
+/* ---- links.c: [link] sections and scenario timelines ---- */
+
+int lp_add_link_sec(struct parser *ps, const char *const *word, const size_t *wlen, unsigned nw);
+int lp_link_key(struct parser *ps, const char *key, const char *value);
+int lp_event_key(struct parser *ps, const char *value);
+int lp_apply_links(struct parser *ps);
+int lp_check_events(struct parser *ps);
+void lp_free_links(struct parser *ps);
 
 #endif

@@ -62,6 +62,23 @@ static int parse_memory(struct parser *ps, const char *value, unsigned *mib)
 
 static int lab_key(struct parser *ps, const char *key, const char *value)
 {
+	if (!strcmp(key, "seed")) {
+		if (once(ps, 2, key))
+			return ps->rc;
+		/* decimal, 0 .. 2^64-1 */
+		uint64_t v = 0;
+		const char *c = value;
+		for (; *c >= '0' && *c <= '9'; c++) {
+			if (v > (UINT64_MAX - (uint64_t)(*c - '0')) / 10)
+				break;
+			v = v * 10 + (uint64_t)(*c - '0');
+		}
+		if (c == value || *c || (value[0] == '0' && value[1]))
+			return fail(ps, "bad seed \"%s\" (a number, 0 to 18446744073709551615)", value);
+		ps->lab->seed = v;
+		ps->lab->has_seed = true;
+		return 0;
+	}
 	if (!strcmp(key, "kind")) {
 		if (once(ps, 1, key))
 			return ps->rc;
@@ -140,6 +157,8 @@ static int vm_key(struct parser *ps, const char *key, const char *value)
 static int scenario_key(struct parser *ps, const char *key, const char *value)
 {
 	struct lab_scenario *sc = &ps->lab->scenarios[ps->cur];
+	if (!strcmp(key, "at"))
+		return lp_event_key(ps, value);
 	if (!strcmp(key, "timeout")) {
 		if (once(ps, 0, key))
 			return ps->rc;
@@ -237,6 +256,8 @@ static int dispatch(struct parser *ps, const char *key, const char *value)
 		return lp_topology_key(ps, key, value);
 	case SEC_SCENARIO:
 		return scenario_key(ps, key, value);
+	case SEC_LINK:
+		return lp_link_key(ps, key, value);
 	default:
 		return filter_key(ps, key, value);
 	}

@@ -168,7 +168,8 @@ static int finish(struct parser *ps, const char *filename)
 		return ps->rc;
 	if (lp_build_topologies(ps) || lp_apply_keys(ps) || lp_check_unique(ps) ||
 	    lp_check_subnets(ps) || lp_derive_macs(ps) ||
-	    lp_check_scenarios(ps) || lp_index_links(ps))
+	    lp_check_scenarios(ps) || lp_index_links(ps) || lp_apply_links(ps) ||
+	    lp_check_events(ps))
 		return ps->rc;
 	return 0;
 }
@@ -182,6 +183,7 @@ static void parser_free(struct parser *ps)
 	free(ps->entries);
 	free(ps->keys);
 	free(ps->refs);
+	lp_free_links(ps);
 }
 
 int lab_parse(const char *text, size_t len, const char *filename,
@@ -236,6 +238,9 @@ void lab_free(struct lab *lab)
 		for (unsigned j = 0; j < sc->n_programs; j++)
 			lp_free_argv(sc->programs[j].argv);
 		free(sc->programs);
+		for (unsigned j = 0; j < sc->n_events; j++)
+			lp_free_argv(sc->events[j].argv);
+		free(sc->events);
 	}
 	free(lab->nodes);
 	free(lab->topologies);

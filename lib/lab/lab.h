@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "impair.h"
+
 #define LAB_NAME_MAX 32         /* lab, node, topology, scenario names */
 #define LAB_MAX_NODES 64        /* guests + filters */
 #define LAB_MAX_TOPOLOGIES 64
@@ -123,6 +125,10 @@ struct lab_end {
 struct lab_link {
 	struct lab_end end[2];
 	unsigned topology;
+	/* impair[s]: what frames sent by end[s] meet ([link] sections);
+	 * all zero when unimpaired */
+	struct imp_params impair[2];
+	unsigned impair_line;       /* of its [link] section, 0 = none */
 };
 
 struct lab_topology {
@@ -139,12 +145,23 @@ struct lab_program {
 	unsigned line;
 };
 
+/* "at = TIME COMMAND ...": a fault at a time from the scenario's start.
+ * The command is a runtime command without its lab (lab_fault_parse). */
+struct lab_event {
+	uint64_t at_ns;
+	unsigned line;
+	char **argv;                /* NULL-terminated */
+	unsigned argc;
+};
+
 struct lab_scenario {
 	char name[LAB_NAME_MAX + 1];
 	unsigned line;
 	unsigned timeout_s;
 	struct lab_program *programs;   /* start order = file order */
 	unsigned n_programs;
+	struct lab_event *events;       /* time order (stable: file order at one time) */
+	unsigned n_events;
 };
 
 /* All arrays are in file order; everything is owned by the struct lab. */
@@ -152,6 +169,8 @@ struct lab {
 	char name[LAB_NAME_MAX + 1];
 	unsigned name_line;             /* 0 if derived from the file name */
 	enum lab_guest_kind default_kind;   /* [lab] kind, default netns */
+	bool has_seed;                  /* [lab] seed: impairments repeat exactly */
+	uint64_t seed;
 	struct lab_node *nodes;         /* guests and filters */
 	unsigned n_nodes;
 	struct lab_topology *topologies;
@@ -260,6 +279,45 @@ int lab_netns_name2(const char *lab, const char *guest, char *buf, size_t len);
  * file, or a namespace vqnet did not make). */
 int lab_netns_split(const char *netns, char lab[LAB_NAME_MAX + 1],
 		    char guest[LAB_NAME_MAX + 1]);
+
+/* ---- faults: the runtime commands, and a scenario's timeline ----------- */
+
+enum lab_fault_kind {
+	LAB_FAULT_IMPAIR,     /* impair A B [--topology T] [--from A] SPEC... */
+	LAB_FAULT_LINK,       /* link A B [--topology T] down|up */
+	LAB_FAULT_PARTITION,  /* partition A B / C [/ D ...] */
+	LAB_FAULT_HEAL,       /* heal */
+	LAB_FAULT_STOP,       /* stop GUEST */
+	LAB_FAULT_START,      /* start GUEST */
+};
+
+#define LAB_FAULT_SPEC_MAX 512
+
+struct lab_fault {
+	enum lab_fault_kind kind;
+	unsigned link;             /* IMPAIR, LINK: index into lab->links */
+	int from;                  /* IMPAIR: -1 both ways, else the end whose frames */
+	char spec[LAB_FAULT_SPEC_MAX]; /* IMPAIR: the spec, checked (imp_parse_spec) */
+	bool up;                   /* LINK */
+	unsigned node;             /* STOP, START */
+	unsigned *group;           /* PARTITION: per node, 0 unnamed, else its group */
+	unsigned n_groups;
+};
+
+/* Parse and check one fault command (argv[0] is the command) against the
+ * lab: nodes, links, the impairment spec.  0, or -EINVAL with err saying
+ * what is wrong, or -ENOMEM.  lab_fault_free releases f's memory. */
+int lab_fault_parse(const struct lab *lab, char *const *argv, unsigned argc,
+		    struct lab_fault *f, char *err, size_t errlen);
+void lab_fault_free(struct lab_fault *f);
+
+/* The link between nodes a and b (in topology topo if >= 0): its index,
+ * -ENOENT when there is none, -EEXIST when there are several (name the
+ * topology). */
+int lab_link_between(const struct lab *lab, unsigned a, unsigned b, int topo);
+
+/* A time: N[.N](ns|us|ms|s), at most 24 h.  0 or -EINVAL. */
+int lab_parse_time(const char *s, uint64_t *ns);
 
 /* "02:00:00:00:aa:01" (lowercase). */
 void lab_mac_format(const uint8_t mac[6], char buf[LAB_MAC_STRLEN]);

@@ -15,7 +15,7 @@
 
 static const char *const section_kind[] = {
 	[SEC_LAB] = "lab", [SEC_VM] = "vm", [SEC_TOPOLOGY] = "topology",
-	[SEC_SCENARIO] = "scenario", [SEC_FILTER] = "filter",
+	[SEC_SCENARIO] = "scenario", [SEC_FILTER] = "filter", [SEC_LINK] = "link",
 };
 
 static int add_node(struct parser *ps, const char *name)
@@ -96,8 +96,8 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 		return fail(ps, "unexpected \"%.*s\" after \"%.*s\"",
 			    (int)(end - rest), rest, hlen, s);
 
-	const char *word[2] = { "", "" };
-	size_t wlen[2] = { 0, 0 };
+	const char *word[4] = { "", "", "", "" };
+	size_t wlen[4] = { 0, 0, 0, 0 };
 	unsigned nw = 0;
 	for (const char *p = s + 1; p < close;) {
 		if (lp_is_blank(*p)) {
@@ -107,7 +107,7 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 		const char *q = p;
 		while (q < close && !lp_is_blank(*q))
 			q++;
-		if (nw < 2) {
+		if (nw < 4) {
 			word[nw] = p;
 			wlen[nw] = (size_t)(q - p);
 		}
@@ -115,12 +115,22 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 		p = q;
 	}
 	enum section sec = SEC_NONE;
-	for (int k = SEC_LAB; k <= SEC_FILTER; k++)
+	for (int k = SEC_LAB; k <= SEC_LINK; k++)
 		if (strlen(section_kind[k]) == wlen[0] &&
 		    !memcmp(word[0], section_kind[k], wlen[0]))
 			sec = (enum section)k;
 	if (sec == SEC_NONE)
 		return fail(ps, "unknown section \"%.*s\"", hlen, s);
+	if (sec == SEC_LINK) {
+		if (nw != 3 && nw != 4)
+			return fail(ps, "bad section \"%.*s\" (expected [link A B] or [link A B TOPOLOGY])",
+				    hlen, s);
+		ps->sec = sec;
+		memset(ps->once, 0, sizeof(ps->once));
+		ps->key_line = 0;
+		snprintf(ps->label, sizeof(ps->label), "%.*s", hlen > 47 ? 47 : hlen, s);
+		return lp_add_link_sec(ps, word, wlen, nw);
+	}
 	if (nw != (sec == SEC_LAB ? 1u : 2u))
 		return fail(ps, "bad section \"%.*s\" (expected [%s%s])", hlen, s,
 			    section_kind[sec], sec == SEC_LAB ? "" : " NAME");

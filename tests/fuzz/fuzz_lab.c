@@ -11,6 +11,8 @@
 #include "../../lib/lab/netns.c"
 #include "../../lib/lab/view.c"
 #include "../../lib/lab/rules.c"
+#include "../../lib/lab/links.c"
+#include "../../lib/lab/faults.c"
 
 #include "fuzz.h"
 

@@ -483,6 +483,128 @@ static void test_guest_kinds(void **state)
 	expect_error("[filter f]\nkind = qemu\n[vm a]\n", "2: unknown key \"kind\" in [filter f]");
 }
 
+#define TWO "[vm a]\nip = 10.0.0.1/24\n[vm b]\nip = 10.0.0.2/24\n[topology t]\na = b\nb = a\n"
+
+/* [link A B] impairments, [lab] seed, scenario timelines (issue 10) */
+static void test_link_impairments(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[lab]\nseed = 42\n" TWO
+				"[link a b]\ndelay = 10ms\njitter = 2ms\nloss.b = 1%\n");
+	assert_true(lab->has_seed);
+	assert_int_equal(lab->seed, 42);
+	const struct lab_link *l = &lab->links[0];
+	int sa = l->end[0].node == 0 ? 0 : 1;
+	assert_int_equal(l->impair[sa].delay_ns, 10000000);
+	assert_int_equal(l->impair[sa ^ 1].delay_ns, 10000000);
+	assert_int_equal(l->impair[sa].jitter_ns, 2000000);
+	assert_int_equal(l->impair[sa].loss.model, IMP_LOSS_NONE);
+	assert_int_equal(l->impair[sa ^ 1].loss.pct, 1 * IMP_PCT);
+	assert_true(l->impair_line > 0);
+	lab_free(lab);
+	lab = parse(TWO);
+	assert_false(lab->has_seed);
+	assert_false(imp_params_active(&lab->links[0].impair[0]));
+	lab_free(lab);
+	expect_error(TWO "[link a b]\ndelay = 10mss\n", "9: bad delay \"10mss\" (e.g. 10ms)");
+	expect_error(TWO "[link a b]\ncolor = red\n", "9: unknown impairment \"color\" in [link a b]");
+	expect_error(TWO "[link a c]\n", "8: unknown node \"c\" in [link a c]");
+	expect_error(TWO "[link a b x]\n", "8: unknown topology \"x\"");
+	expect_error(TWO "[link a]\n", "8: bad section \"[link a]\" (expected [link A B] or [link A B TOPOLOGY])");
+	expect_error(TWO "[link a b]\ndelay.c = 1ms\n", "9: \"delay.c\": c is not an end of this link");
+	expect_error(TWO "[link a b]\njitter = 5ms\n",
+		     "8: [link a b]: jitter 5ms exceeds delay 0 (the delay would go negative) (frames from a)");
+	expect_error(TWO "[link a b]\n[link b a]\n", "9: a second [link] for b-a (first at line 8)");
+	expect_error(TWO "[link a b]\ndelay = 1ms\ndelay = 2ms\n",
+		     "10: duplicate key \"delay\" in [link a b] (first at line 9)");
+	expect_error("[lab]\nseed = -1\n" TWO, "2: bad seed \"-1\" (a number, 0 to 18446744073709551615)");
+	expect_error("[lab]\nseed = 18446744073709551616\n" TWO,
+		     "2: bad seed \"18446744073709551616\" (a number, 0 to 18446744073709551615)");
+	/* two links between two guests: the topology names the one */
+	lab = parse("[vm a]\n[vm b]\n[topology t]\na = b\nb = a\n[topology u]\na = b\nb = a\n[link a b u]\nloss = 5%\n");
+	assert_false(imp_params_active(&lab->links[0].impair[0]));
+	assert_true(imp_params_active(&lab->links[1].impair[0]));
+	lab_free(lab);
+	expect_error("[vm a]\n[vm b]\n[topology t]\na = b\nb = a\n[topology u]\na = b\nb = a\n[link a b]\n",
+		     "9: a and b share several links: name the topology ([link a b TOPOLOGY])");
+}
+
+static void test_timeline(void **state)
+{
+	(void)state;
+	struct lab *lab = parse(TWO "[scenario s]\ntimeout = 20\na = sleep 1\nat = 5s heal\n"
+				"at = 1500ms partition a / b\nat = 2s impair a b --from a loss 30%\n"
+				"at = 3s link a b down\nat = 4s stop b\n");
+	const struct lab_scenario *sc = &lab->scenarios[0];
+	assert_int_equal(sc->n_events, 5);
+	assert_int_equal(sc->events[0].at_ns, 1500000000ull);
+	assert_string_equal(sc->events[0].argv[0], "partition");
+	assert_int_equal(sc->events[0].argc, 4);
+	assert_string_equal(sc->events[4].argv[0], "heal");
+	assert_null(sc->events[4].argv[1]);
+	lab_free(lab);
+	expect_error(TWO "[scenario s]\na = x\nat = 2q heal\n", "10: bad time \"2q\" (e.g. 2s, 1500ms)");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s\n", "10: missing time or fault (e.g. at = 2s partition vm0 / vm1)");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s explode\n",
+		     "10: unknown fault \"explode\" (impair, link, partition, heal, stop, start)");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s partition a /\n",
+		     "10: partition needs two groups or more: partition A B / C");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s partition a / a\n", "10: partition: a is named twice");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s impair a b loss 200%\n",
+		     "10: loss \"200%\" out of range (0-100%)");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s impair a c delay 1ms\n", "10: no node \"c\" in lab t");
+	expect_error(TWO "[scenario s]\na = x\nat = 2s link a b sideways\n", "10: link a b: say down or up");
+	expect_error(TWO "[scenario s]\ntimeout = 5\na = x\nat = 6s heal\n",
+		     "11: at 6.000 s: past the scenario's timeout (5 s)");
+}
+
+/* the one parser of fault commands, as the supervisor uses it */
+static void test_faults(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm a]\n[vm b]\n[vm c]\n[filter f]\n[topology t]\na = b c f\nb = a c\nc = a b\nf = a\n");
+	struct lab_fault f;
+	char err[LAB_MSG_MAX];
+	char *imp[] = { "impair", "b", "a", "--from", "b", "delay", "10ms", "loss", "1%", NULL };
+	assert_int_equal(lab_fault_parse(lab, imp, 9, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.kind, LAB_FAULT_IMPAIR);
+	assert_int_equal(f.from, lab->links[f.link].end[0].node == 1 ? 0 : 1);
+	assert_string_equal(f.spec, "delay 10ms loss 1%");
+	lab_fault_free(&f);
+	char *part[] = { "partition", "a", "/", "b", "c", NULL };
+	assert_int_equal(lab_fault_parse(lab, part, 5, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.n_groups, 2);
+	assert_int_equal(f.group[0], 1);
+	assert_int_equal(f.group[1], 2);
+	assert_int_equal(f.group[2], 2);
+	assert_int_equal(f.group[3], 0);
+	lab_fault_free(&f);
+	char *stop[] = { "stop", "f", NULL };
+	assert_int_equal(lab_fault_parse(lab, stop, 2, &f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f is a filter node, not a guest");
+	char *nolink[] = { "link", "b", "f", "down", NULL };
+	assert_int_equal(lab_fault_parse(lab, nolink, 4, &f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "no link between b and f");
+	char *from[] = { "impair", "a", "b", "--from", "c", "loss", "1%", NULL };
+	assert_int_equal(lab_fault_parse(lab, from, 7, &f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--from c: not an end of the link a-b");
+	char *empty[] = { "impair", "a", "b", NULL };
+	assert_int_equal(lab_fault_parse(lab, empty, 3, &f, err, sizeof(err)), -EINVAL);
+	char *clear[] = { "impair", "a", "b", "clear", NULL };
+	assert_int_equal(lab_fault_parse(lab, clear, 4, &f, err, sizeof(err)), 0);
+	lab_fault_free(&f);
+	uint64_t ns;
+	assert_int_equal(lab_parse_time("1.5s", &ns), 0);
+	assert_int_equal(ns, 1500000000ull);
+	assert_int_equal(lab_parse_time("250us", &ns), 0);
+	assert_int_equal(ns, 250000ull);
+	assert_int_equal(lab_parse_time("1.0000000001s", &ns), -EINVAL);
+	assert_int_equal(lab_parse_time("86401s", &ns), -EINVAL);
+	assert_int_equal(lab_parse_time("s", &ns), -EINVAL);
+	assert_int_equal(lab_parse_time("1.s", &ns), -EINVAL);
+	lab_free(lab);
+}
+
 static void test_name_from_filename(void **state)
 {
 	(void)state;
@@ -1068,6 +1190,9 @@ int main(void)
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_filter_in_no_topology),
 		cmocka_unit_test(test_guest_kinds),
+		cmocka_unit_test(test_link_impairments),
+		cmocka_unit_test(test_timeline),
+		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_name_from_filename),
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_syntax_edges),
