@@ -112,7 +112,7 @@ static void show(struct vq_port *p)
 		[VQ_LINK_BROKEN] = VQ_SIDE_BROKEN, [VQ_LINK_DEAD] = VQ_SIDE_BROKEN,
 	};
 	uint8_t s = side_state[status(p)];
-	if (s != p->rs.shown) {
+	if (s != p->rs.shown && p->base) {
 		p->rs.shown = s;
 		st_own(&hdr(p)->state[p->side], s);
 	}
@@ -353,7 +353,7 @@ const char *vq_reset_why_name(int why)
 static int port_down(const struct vq_port *p)
 {
 	if (p->rs.dead)
-		return -VQ_ERESETS;
+		return p->error;   /* VQ_ERESETS, or why attach failed */
 	return status(p) == VQ_LINK_BROKEN ? -VQ_ERESETTIMEOUT : -VQ_ERESETTING;
 }
 
@@ -372,14 +372,31 @@ static int port_fail(struct vq_port *p, int err)
 	return err;
 }
 
-/* Check the region and set up both directions; writes nothing into it. */
+static int port_setup_(struct vq_port *p, void *mem, size_t len, unsigned side,
+		       uint32_t *was);
+
+/* Check the region and set up both directions; writes nothing into it.  A
+ * port that fails is dead: every call on it fails, and touches nothing. */
 static int port_setup(struct vq_port *p, void *mem, size_t len, unsigned side,
 		      uint32_t *was)
 {
-	if (!p || !mem || side > 1 || ((uintptr_t)mem & 63u) ||
-	    len < sizeof(struct vq_link_hdr))
+	if (!p)
 		return -VQ_EINVAL;
 	memset(p, 0, sizeof(*p));
+	int err = port_setup_(p, mem, len, side, was);
+	if (err) {
+		memset(p, 0, sizeof(*p));
+		p->rs.dead = true;
+		p->error = err;
+	}
+	return err;
+}
+
+static int port_setup_(struct vq_port *p, void *mem, size_t len, unsigned side,
+		       uint32_t *was)
+{
+	if (!mem || side > 1 || ((uintptr_t)mem & 63u) || len < sizeof(struct vq_link_hdr))
+		return -VQ_EINVAL;
 
 	/* One copy of the header; the peer may rewrite the original. */
 	struct vq_link_hdr h;

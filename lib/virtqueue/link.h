@@ -221,7 +221,8 @@ struct vq_frame {
 /* Attach as side (0 or 1) to a formatted region of len bytes, taking the
  * rings as they are: usable at once, no reset (a fresh region, or a tool
  * that takes over a stopped side on purpose).  The region must stay mapped
- * and its size fixed (seal it) while the port is used. */
+ * and its size fixed (seal it) while the port is used.  On an error the
+ * port is dead (VQ_LINK_DEAD; every call fails with that error). */
 int vq_port_attach(struct vq_port *p, void *mem, size_t len, unsigned side);
 
 /* Attach as a vmm does, first start or restart alike: if our side of the
