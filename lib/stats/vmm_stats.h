@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "impair.h"
+
 #define VMM_STATS_MAGIC 0x5354514du /* "MQTS" */
 
 struct vmm_if_stats {
@@ -68,7 +70,12 @@ struct vmm_link_stats {
 	uint64_t drop_broken;        /* the link is broken */
 	int64_t error;               /* first peer violation (-VQ_E*), 0 = healthy */
 	uint32_t state;              /* enum vmm_link_state */
-	uint32_t pad;
+	uint32_t down;               /* the supervisor cut it (link down, partition, stop) */
+	uint64_t drop_down;          /* frames for it dropped while it was cut */
+	/* its impairments (lib/impair: frames this end sends) */
+	uint64_t imp_loss, imp_queue, imp_mtu;   /* dropped: loss model, rate queue, MTU */
+	uint64_t imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
+	uint64_t imp_overflow;       /* dropped: the delay queue was full */
 };
 
 struct vmm_counter {
@@ -113,6 +120,23 @@ static inline struct vmm_counter *vmm_stats_rule(struct vmm_stats *s, unsigned n
 {
 	return (struct vmm_counter *)(vmm_stats_link(s, n_ifaces, n_links)) + i;
 }
+
+/*
+ * What the supervisor tells a running vmm, on a pipe only it writes (one
+ * message per write, smaller than PIPE_BUF, so never torn).  link is the
+ * lab's link index; the message concerns the frames this vmm sends on it.
+ * The vmm checks every field anyway.
+ */
+#define VMM_CTL_MAGIC 0x4c54434du /* "MCTL" */
+enum { VMM_CTL_IMPAIR = 1, VMM_CTL_DOWN = 2 };
+
+struct vmm_ctl {
+	uint32_t magic;
+	uint32_t type;
+	uint32_t link;
+	uint32_t down;               /* VMM_CTL_DOWN: 1 cut, 0 restored */
+	struct imp_params params;    /* VMM_CTL_IMPAIR: the whole set, checked again */
+};
 
 /* "ok", "full", "stalled", "broken", or NULL for a value no vmm should
  * write (the caller says so rather than trusting it). */

@@ -118,6 +118,29 @@ static void link_catch_up(struct vmm *m, struct link *l)
 	}
 }
 
+int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len)
+{
+	int err = vq_port_send(&l->vq, f, len);
+	/* Full: ask for a kick when buffers come back, and try again as long
+	 * as some have come back meanwhile (a 64 KiB frame may need more than
+	 * one return; each round reclaims at least one descriptor, so this
+	 * ends).  Otherwise the kick we asked for could be the one the peer
+	 * already decided not to send. */
+	while (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
+		err = vq_port_send(&l->vq, f, len);
+	if (err == -VQ_ENOSPC)
+		return err;
+	if (err) {
+		link_dead(m, l, err);
+		ADD(l->st->drop_broken, 1);
+		return err;
+	}
+	l->dirty = true;
+	ADD(l->st->tx_frames, 1);
+	ADD(l->st->tx_bytes, len);
+	return 0;
+}
+
 /* Send f out of every port in ports; returns the ports whose ring is full
  * and worth waiting for.  A stalled link is not: its frame is dropped and
  * counted here. */
@@ -138,27 +161,17 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 			ADD(l->st->drop_broken, 1);
 			continue;
 		}
-		link_catch_up(m, l);
-		int err = vq_port_send(&l->vq, f, len);
-		/* Full: ask for a kick when buffers come back, and try again
-		 * as long as some have come back meanwhile (a 64 KiB frame may
-		 * need more than one return; each round reclaims at least one
-		 * descriptor, so this ends).  Otherwise the kick we asked for
-		 * could be the one the peer already decided not to send. */
-		while (err == -VQ_ENOSPC && vq_port_tx_wait(&l->vq))
-			err = vq_port_send(&l->vq, f, len);
-		if (err == -VQ_ENOSPC && l->stalled) {
-			ADD(l->st->drop_stalled, 1);
-		} else if (err == -VQ_ENOSPC) {
-			full |= VSW_PORT_BIT(p);
-		} else if (err) {
-			link_dead(m, l, err);
-			ADD(l->st->drop_broken, 1);
-		} else {
-			l->dirty = true;
-			ADD(l->st->tx_frames, 1);
-			ADD(l->st->tx_bytes, len);
+		if (link_special(l)) {
+			/* impaired or cut: its own queue decides, never "full" */
+			link_send_impaired(m, l, f, len, sys_now_ns());
+			continue;
 		}
+		link_catch_up(m, l);
+		int err = link_send_now(m, l, f, len);
+		if (err == -VQ_ENOSPC && l->stalled)
+			ADD(l->st->drop_stalled, 1);
+		else if (err == -VQ_ENOSPC)
+			full |= VSW_PORT_BIT(p);
 	}
 	return full;
 }
@@ -403,6 +416,7 @@ void vmm_run(struct vmm *m)
 {
 	struct epoll_event ev[64];
 	for (;;) {
+		links_flush_due(m, sys_now_ns());
 		publish_all(m);
 		bool busy = false, held = false;
 		for (unsigned i = 0; i < m->n_links; i++) {
@@ -427,6 +441,13 @@ void vmm_run(struct vmm *m)
 				struct signalfd_siginfo si;
 				if (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
 					return;
+			} else if (EV_KIND(u) == EV_CTL) {
+				vmm_ctl_read(m);
+			} else if (EV_KIND(u) == EV_TIMER) {
+				uint64_t ticks;
+				if (read(m->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					vmm_fail("timerfd: %s", strerror(errno));
+				m->armed = UINT64_MAX;   /* fired: flush re-arms it */
 			} else if (EV_KIND(u) == EV_LINK && EV_INDEX(u) < m->n_links) {
 				struct link *l = &m->links[EV_INDEX(u)];
 				sys_clear(l->bell);

@@ -12,6 +12,7 @@
  * descriptors; it maps only its own links, and gives up its privileges
  * before the first frame.  vmm.h says which file does what.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,7 +74,7 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: %s --supervisor PID --uid UID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
 		"          [--netns NAME | --vhost IFACE=FD ... | --rules-fd FD]\n"
-		"          [--link INDEX=MEMFD,BELL,PEERBELL ...]\n"
+		"          [--link INDEX=MEMFD,BELL,PEERBELL ...] [--ctl-fd FD] [--seed N]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
 		"between its guest ports (TAP devices of a namespace guest in namespace\n"
 		"NAME, or the vhost-user virtio-net devices of a QEMU guest, served on\n"
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
 	const char *node = NULL, *netns = NULL;
 	int lab_fd = -1, stats_fd = -1, rules_fd = -1, supervisor = -1;
 	long uid = -1;
+	int ctl_fd = -1;
+	unsigned long long seed = 0;
 	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
 	static struct vhost_arg va[LAB_MAX_IFACES];
 	unsigned n_la = 0, n_va = 0;
@@ -122,6 +125,16 @@ int main(int argc, char **argv)
 			char *end;
 			long pid = strtol(v, &end, 10);
 			supervisor = *end || pid <= 1 || pid > INT32_MAX ? -1 : (int)pid;
+		} else if (!strcmp(a, "--ctl-fd")) {
+			ctl_fd = parse_fd(v);
+		} else if (!strcmp(a, "--seed")) {
+			char *end;
+			errno = 0;
+			seed = strtoull(v, &end, 10);
+			if (*end || end == v || errno || v[0] == '-') {
+				fprintf(stderr, "%s: bad --seed \"%s\"\n", vmm_prog, v);
+				return 2;
+			}
 		} else if (!strcmp(a, "--vhost") && n_va < sizeof(va) / sizeof(va[0])) {
 			const char *eq = strchr(v, '=');
 			int ifc = parse_fd(v), fd = eq ? parse_fd(eq + 1) : -1;
@@ -154,6 +167,8 @@ int main(int argc, char **argv)
 		return 1;
 
 	static struct vmm m;
+	m.ctl_fd = ctl_fd;
+	m.seed = seed;
 	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
 	vmm_sandbox(&m, supervisor, (uid_t)uid, ready_fd);
 	if (write(ready_fd, "ok\n", 3) != 3)

@@ -70,6 +70,8 @@ static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd)
 {
 	struct fdset rd = { .n = 0 }, wr = { .n = 0 }, ep = { .n = 0 };
 	fd_add(&rd, m->sigfd);
+	fd_add(&rd, m->timer_fd);
+	fd_add(&rd, m->ctl_fd);
 	fd_add(&wr, 2);              /* our messages, into the supervisor's log */
 	fd_add(&wr, ready_fd);
 	fd_add(&ep, m->epfd);
@@ -109,6 +111,9 @@ static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd)
 	if (!err) err = allow_on(ctx, SCMP_SYS(epoll_wait), &ep);
 	if (!err) err = allow_on(ctx, SCMP_SYS(epoll_pwait), &ep);
 	if (!err) err = allow_on(ctx, SCMP_SYS(epoll_ctl), &ep);
+	struct fdset tm = { .n = 0 };
+	fd_add(&tm, m->timer_fd);
+	if (!err) err = allow_on(ctx, SCMP_SYS(timerfd_settime), &tm);
 	/* memory for malloc: anonymous or our own mappings, never executable */
 	struct scmp_arg_cmp no_exec = { .arg = 2, .op = SCMP_CMP_MASKED_EQ,
 					.datum_a = PROT_EXEC, .datum_b = 0 };

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "filter.h"
@@ -168,6 +169,7 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	if ((err = vq_port_attach(&l->vq, l->mem, l->len, l->side)))
 		vmm_fail("link %u: %s", l->index, vq_strerror(err));
 	ifc->link[j] = l;
+	link_impair_init(m, l);
 
 	uint8_t macs[VSW_MACS_MAX][6];
 	size_t nm;
@@ -193,6 +195,15 @@ static void setup_loop(struct vmm *m)
 		vmm_fail("epoll/signalfd: %s", strerror(errno));
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV(EV_SIGNAL, 0, 0) };
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sigfd, &ev) < 0)
+		vmm_fail("epoll: %s", strerror(errno));
+	/* impaired links' delayed frames: a timer at nanosecond resolution */
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	m->armed = UINT64_MAX;
+	ev.data.u64 = EV(EV_TIMER, 0, 0);
+	if (m->timer_fd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->timer_fd, &ev) < 0)
+		vmm_fail("timerfd: %s", strerror(errno));
+	ev.data.u64 = EV(EV_CTL, 0, 0);
+	if (m->ctl_fd >= 0 && epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->ctl_fd, &ev) < 0)
 		vmm_fail("epoll: %s", strerror(errno));
 	for (unsigned i = 0; i < m->n_links; i++) {
 		ev.data.u64 = EV(EV_LINK, i, 0);

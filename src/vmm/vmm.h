@@ -24,6 +24,7 @@
 #include "link.h"
 #include "vmm_stats.h"
 #include "vswitch.h"
+#include "impair.h"
 
 struct flt;
 
@@ -32,7 +33,7 @@ struct flt;
 /* What an epoll event is about: a kind, an index (interface or link) and a
  * sub-index (which of a port's descriptors), not a pointer, so telling
  * them apart compares numbers, not pointers to unrelated objects. */
-enum { EV_SIGNAL, EV_LINK, EV_PORT };
+enum { EV_SIGNAL, EV_LINK, EV_PORT, EV_CTL, EV_TIMER };
 #define EV(kind, i, sub) ((uint64_t)(kind) << 48 | (uint64_t)(uint16_t)(sub) << 32 | (uint32_t)(i))
 #define EV_KIND(u) ((unsigned)((u) >> 48))
 #define EV_SUB(u) ((unsigned)(uint16_t)((u) >> 32))
@@ -142,6 +143,9 @@ struct link {
 	bool stalled;        /* held a frame for STALL_NS: do not wait for it */
 	unsigned waiting;    /* held frames (of any source) waiting for it */
 	struct pending pend; /* filter nodes: a frame waiting for full links */
+	bool down;           /* cut by the supervisor: frames for it are dropped */
+	struct imp_dir imp;  /* the impairments of the frames we send on it */
+	struct imp_queue q;  /* ... and the frames they hold back (cookies: buffers) */
 	struct vmm_link_stats *st;
 };
 
@@ -169,6 +173,10 @@ struct vmm {
 	uint64_t synced;     /* when the filter's counters were last published */
 	bool room;           /* a port has room again: retry held frames now */
 	int epfd, sigfd;
+	int ctl_fd;          /* the supervisor's messages (struct vmm_ctl), -1: none */
+	int timer_fd;        /* wakes us for impaired links' delayed frames */
+	uint64_t armed;      /* when timer_fd is set to fire, UINT64_MAX: not set */
+	uint64_t seed;       /* the lab's: every link direction's derives from it */
 	uint8_t buf[VQ_FRAME_MAX + 1];
 };
 
@@ -202,6 +210,24 @@ void vmm_setup(struct vmm *m, const char *node, const char *netns, int lab_fd, i
  * allow only the system calls the datapath makes, on m's descriptors (and
  * ready_fd, for the one report still to write); fails through vmm_fail. */
 void vmm_sandbox(const struct vmm *m, pid_t supervisor, uid_t uid, int ready_fd);
+
+/* impair.c: the frames a vmm sends on an impaired or cut link.
+ *   link_impair_init   its seed and the lab file's impairments (setup)
+ *   link_send_impaired deliver() for a link that is impaired or cut: 0
+ *                      (sent, queued or dropped, counted); never "full"
+ *   link_flush_due     send what is due on every link; the next deadline
+ *   vmm_ctl_read       apply what the supervisor says */
+void link_impair_init(struct vmm *m, struct link *l);
+void link_send_impaired(struct vmm *m, struct link *l, const uint8_t *f, size_t len, uint64_t now);
+void links_flush_due(struct vmm *m, uint64_t now);
+void vmm_ctl_read(struct vmm *m);
+/* The datapath's part in it: send f on l now (0, -VQ_ENOSPC, or it is
+ * dropped and counted), and the link's fate on a peer error. */
+int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len);
+static inline bool link_special(const struct link *l)
+{
+	return imp_active(&l->imp) || l->down;
+}
 
 /* datapath.c: move frames until SIGTERM, SIGINT or SIGHUP. */
 void vmm_run(struct vmm *m);
