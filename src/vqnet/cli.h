@@ -46,5 +46,11 @@ int cmd_list(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_supervise(int argc, char **argv);
+int cmd_impair(int argc, char **argv);
+int cmd_link(int argc, char **argv);
+int cmd_partition(int argc, char **argv);
+int cmd_heal(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_start(int argc, char **argv);
 
 #endif

@@ -7,6 +7,9 @@
  *   down            take the lab down; "ok" once everything is gone
  *   guest NAME      "ok" and, as SCM_RIGHTS, a pidfd of the guest's init:
  *                   the handle `exec` and `run` join a guest through
+ *                   (a VM: "vm PATH", its agentd's socket)
+ *   fault CMD ...   a fault (impair, link, partition, heal, stop, start,
+ *                   or reset): what changed, a line each
  *
  * A reply that starts with "error: " says what went wrong.
  */

@@ -14,11 +14,14 @@ static const struct command {
 	const char *summary;
 	const char *help;        /* what `vqnet help NAME` adds */
 } commands[] = {
-	{ "up", cmd_up, "FILE", "bring a lab up and print its interfaces",
+	{ "up", cmd_up, "[--seed N] FILE", "bring a lab up and print its interfaces",
 	  "Checks FILE (mistakes are reported as file:line, exit 2), creates each\n"
 	  "guest's namespaces and NIC, the links between them and a supervisor\n"
 	  "that keeps the lab up until 'vqnet down'.  Returns once every vmm is\n"
-	  "ready.  Ctrl-C (or SIGTERM, SIGHUP) while it comes up rolls it back.\n" },
+	  "ready.  Ctrl-C (or SIGTERM, SIGHUP) while it comes up rolls it back.\n"
+	  "--seed N: the seed of the lab's impairments (else [lab] seed, else one\n"
+	  "of chance, which status shows): the same seed and traffic give the same\n"
+	  "drops, duplicates and delays.\n" },
 	{ "down", cmd_down, "LAB", "take a lab down, leaving nothing behind",
 	  "Stops the lab's processes and removes its namespaces and files; the\n"
 	  "supervisor's log stays in /run/vqnet/log.  Also stops a lab that is\n"
@@ -33,11 +36,22 @@ static const struct command {
 	  "Runs CMD in GUEST's network, PID and mount namespaces (its own /proc\n"
 	  "and /sys), passing stdin, stdout, stderr and the exit status through.\n"
 	  "Everything after GUEST is the command's, options included.\n" },
-	{ "run", cmd_run, "[--keep] FILE", "bring a lab up, run its scenarios, take it down",
+	{ "run", cmd_run, "[--keep] [--seed N] FILE", "bring a lab up, run its scenarios, take it down",
 	  "Runs each [scenario] first with every program in the first guest, then\n"
 	  "across the guests; prints each program's output and a summary.\n"
 	  "--keep leaves the lab up.  Ctrl-C, SIGTERM, SIGHUP or a closed output\n"
 	  "pipe stop the programs and take the lab down.\n" },
+	{ "impair", cmd_impair, "LAB A B [--topology T] [--from A] SPEC|clear",
+	  "impair the link between A and B (both ways unless --from)",
+	  "SPEC is delay 10ms, jitter 2ms [normal|uniform], loss 1% [burst 5],\n"
+	  "duplicate, reorder, corrupt PCT, rate 100mbit [burst SIZE] [queue N],\n"
+	  "mtu N (lib/impair/README.md); the keys given replace their settings,\n"
+	  "'clear' starts from none.  Seeded: see 'vqnet help up'.\n" },
+	{ "link", cmd_link, "LAB A B [--topology T] down|up", "cut the link between A and B, or restore it", NULL },
+	{ "partition", cmd_partition, "LAB A B / C [/ D ...]", "cut every link between the groups", NULL },
+	{ "heal", cmd_heal, "LAB", "undo partitions, link downs and stops (impairments stay)", NULL },
+	{ "stop", cmd_stop, "LAB GUEST", "cut a guest off from every link", NULL },
+	{ "start", cmd_start, "LAB GUEST", "connect a stopped guest again", NULL },
 	{ "help", NULL, "[COMMAND]", "this text, or a command's", NULL },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -56,7 +70,7 @@ static void usage(FILE *to)
 		"Private Ethernet networks between isolated guests, over shared-memory\n"
 		"virtqueues, and the programs that run across them.\n\n", prog);
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(to, "  %-7s %-28s %s\n", commands[i].name, commands[i].usage,
+		fprintf(to, "  %s %s\n      %s\n", commands[i].name, commands[i].usage,
 			commands[i].summary);
 	fprintf(to, "\n'%s help COMMAND' for more.  Labs live under /run/vqnet; guests are\n"
 		"namespaces LAB.GUEST ('ip netns list').  Needs root.\n"

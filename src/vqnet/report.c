@@ -243,14 +243,14 @@ static long long sum(json_t *link, const char *key)
 static void link_table(FILE *f, json_t *links)
 {
 	struct table t;
-	table_init(&t, 10);
+	table_init(&t, 11);
 	table_row(&t, (const char *[]){ "LINK", "ENDS", "TOPOLOGY", "A->B", "B->A", "KICKS",
-					"DROP-FULL", "DROP-STALLED", "DROP-BROKEN", "STATE" });
+					"DROP-FULL", "DROP-STALLED", "DROP-BROKEN", "DROP-DOWN", "STATE" });
 	size_t i;
 	json_t *l;
 	json_array_foreach(links, i, l) {
 		json_t *a = json_object_get(l, "a"), *b = json_object_get(l, "b");
-		char idx[16], ends[160], ab[24], ba[24], kicks[24], df[24], ds[24], db[24], state[320];
+		char idx[16], ends[160], ab[24], ba[24], kicks[24], df[24], ds[24], db[24], dd[24], state[320];
 		snprintf(idx, sizeof(idx), "%lld", jn(l, "index", -1));
 		snprintf(ends, sizeof(ends), "%s.%s-%s.%s", js(a, "node", "?"), js(a, "iface", "?"),
 			 js(b, "node", "?"), js(b, "iface", "?"));
@@ -261,14 +261,41 @@ static void link_table(FILE *f, json_t *links)
 		snprintf(df, sizeof(df), "%lld", sum(l, "drop_full"));
 		snprintf(ds, sizeof(ds), "%lld", sum(l, "drop_stalled"));
 		snprintf(db, sizeof(db), "%lld", sum(l, "drop_broken"));
+		snprintf(dd, sizeof(dd), "%lld", sum(l, "drop_down"));
 		const char *why = js(l, "reason", NULL);
 		snprintf(state, sizeof(state), "%s%s%s%s", js(l, "state", "?"), why ? " (" : "",
 			 why ? why : "", why ? ")" : "");
 		table_row(&t, (const char *[]){ idx, ends, js(l, "topology", "?"), ab, ba, kicks,
-						df, ds, db, state });
+						df, ds, db, dd, state });
 	}
 	table_print(f, &t);
 	table_free(&t);
+}
+
+/* Each impaired direction: what it does, and what it did. */
+static void impair_list(FILE *f, json_t *links)
+{
+	bool any = false;
+	size_t i;
+	json_t *l;
+	json_array_foreach(links, i, l) {
+		json_t *imp = json_object_get(l, "impair");
+		for (int e = 0; e < 2; e++) {
+			const char *text = js(imp, e ? "b" : "a", NULL);
+			json_t *end = json_object_get(l, e ? "b" : "a"), *far = json_object_get(l, e ? "a" : "b");
+			json_t *c = json_object_get(end, "impaired");
+			if (!text)
+				continue;
+			if (!any)
+				fprintf(f, "\nIMPAIRMENTS\n");
+			any = true;
+			fprintf(f, "%s -> %s: %s\n    lost %lld, queue full %lld, too big %lld, duplicated %lld, "
+				"reordered %lld, corrupted %lld, delayed %lld\n", js(end, "node", "?"),
+				js(far, "node", "?"), text, jn(c, "loss", 0), jn(c, "queue", 0) + jn(c, "overflow", 0),
+				jn(c, "mtu", 0), jn(c, "duplicated", 0), jn(c, "reordered", 0),
+				jn(c, "corrupted", 0), jn(c, "delayed", 0));
+		}
+	}
 }
 
 static void filter_text(FILE *f, json_t *n)
@@ -322,9 +349,10 @@ void report_status(FILE *f, json_t *st)
 	long long up = jn(st, "uptime_s", 0);
 	char c[128];
 	counts(st, c, sizeof(c));
-	fprintf(f, "lab %s: up %lld:%02lld:%02lld, %s, supervisor pid %lld\n  file %s\n  log  %s\n\n",
-		lab, up / 3600, up / 60 % 60, up % 60, c, jn(json_object_get(st, "supervisor"), "pid", 0),
-		js(st, "file", "-"), js(st, "log", "-"));
+	fprintf(f, "lab %s: up %lld:%02lld:%02lld, %s, supervisor pid %lld\n  file %s\n  log  %s\n"
+		"  seed %s\n\n", lab, up / 3600, up / 60 % 60, up % 60, c,
+		jn(json_object_get(st, "supervisor"), "pid", 0), js(st, "file", "-"), js(st, "log", "-"),
+		js(st, "seed", "-"));
 	json_t *nodes = json_object_get(st, "nodes");
 	iface_table(f, nodes);
 	fputc('\n', f);
@@ -333,6 +361,7 @@ void report_status(FILE *f, json_t *st)
 	counter_table(f, nodes);
 	fputc('\n', f);
 	link_table(f, json_object_get(st, "links"));
+	impair_list(f, json_object_get(st, "links"));
 	size_t i;
 	json_t *n;
 	json_array_foreach(nodes, i, n)

@@ -502,10 +502,12 @@ int cmd_run(int argc, char **argv)
 		return 0;
 	}
 	bool keep = false;
-	const char *file = NULL;
+	const char *file = NULL, *seed = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--keep"))
 			keep = true;
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc && seed_ok(argv[i + 1]))
+			seed = argv[++i];
 		else if (!file && argv[i][0] != '-')
 			file = argv[i];
 		else
@@ -537,7 +539,7 @@ int cmd_run(int argc, char **argv)
 		err_msg("cannot start: %s", strerror(r.sigfd < 0 ? -r.sigfd : ENOMEM));
 		return EXIT_FAIL;
 	}
-	rc = lab_up(&r.lf, r.sigfd, false);
+	rc = lab_up(&r.lf, r.sigfd, false, seed);
 	if (rc) {
 		labfile_free(&r.lf);
 		return rc;

@@ -48,6 +48,7 @@ struct sup_node {
 	size_t stats_len;
 	int ready;            /* read end of its ready pipe, until it reports */
 	int rules_fd;         /* filters with a rules file: its text */
+	int ctl_fd;           /* write end of its vmm's control pipe, -1 when none */
 	struct lab_rule *file_rules;
 	unsigned n_file_rules;
 	const struct lab_rule **rules;   /* filters: the rules in force, in order */
@@ -55,6 +56,22 @@ struct sup_node {
 	char netns[LAB_NETNS_MAX];
 	struct sup_vm *vm;    /* kind qemu: its VM (sup_vm.c), else NULL */
 };
+
+/* What the faults say of a link: the impairments of each direction (the
+ * lab file's, then the runtime's), whether `link down` cut it, and what the
+ * vmms were last told. */
+struct sup_flink {
+	struct imp_params impair[2];
+	bool link_down;
+	bool told_down;       /* the cut the vmms know of */
+};
+
+/* Faults (sup_faults.c): the state at bring-up (seed, lab impairments),
+ * a `fault ...` request applied (reply: what changed, or "error: ..."),
+ * the state a vmm must be told again when it (re)starts. */
+int sup_faults_init(char *msg, size_t len);
+char *sup_fault_request(const char *args);
+void sup_faults_tell(unsigned node);
 
 /* A QEMU guest: its QEMU, its agentd, the sockets of its NICs. */
 struct sup_vm {
@@ -85,6 +102,11 @@ struct sup {
 	struct sup_link *links;
 	struct sup_node *nodes;
 	struct lab_state state;   /* what RUN_DIR/LAB.state says */
+	bool seed_given;      /* `up --seed` */
+	uint64_t seed;        /* the lab's seed in use: impairments repeat with it */
+	struct sup_flink *flinks;   /* per link: what faults say of it (sup_faults.c) */
+	unsigned *group;      /* per node: its partition group, 0 = none */
+	bool *stopped;        /* per node: `vqnet stop` cut it off */
 	time_t started;
 };
 

@@ -131,6 +131,8 @@ static void request(struct conn *c)
 	}
 	if (!strcmp(c->in, "status"))
 		reply(c, sup_status_json());
+	else if (!strncmp(c->in, "fault ", 6))
+		reply(c, sup_fault_request(c->in + 6));
 	else if (!strncmp(c->in, "guest ", 6))
 		reply(c, guest_handle(c, c->in + 6));
 	else

@@ -53,6 +53,9 @@ void sup_teardown(void)
 			wait_exit(n->pid, &n->status, STOP_GRACE_MS);
 		}
 		n->exited = true;
+		if (n->ctl_fd >= 0)
+			close(n->ctl_fd);
+		n->ctl_fd = -1;
 		if (n->pidfd >= 0)
 			close(n->pidfd);
 		n->pidfd = -1;

@@ -113,10 +113,10 @@ static void loop(void)
 	}
 }
 
-/* vqnet __supervise LAB LAB_FD STATUS_FD LOCK_FD FILE [NODE=RULES_FD ...] */
+/* vqnet __supervise LAB LAB_FD STATUS_FD LOCK_FD FILE SEED|- [NODE=RULES_FD ...] */
 int cmd_supervise(int argc, char **argv)
 {
-	if (argc < 6) {
+	if (argc < 7) {
 		err_msg("__supervise is internal to 'vqnet up'");
 		return EXIT_USAGE;
 	}
@@ -125,7 +125,7 @@ int cmd_supervise(int argc, char **argv)
 	S.lock_fd = arg_fd(argv[4]);
 	S.file = argv[5];
 	S.slot_fd = S.lsock = S.epfd = -1;
-	int nkeep = argc - 6 + 3;
+	int nkeep = argc - 7 + 3;
 	int *keep = calloc((size_t)nkeep, sizeof(*keep));
 	unsigned *rules_node = calloc((size_t)nkeep, sizeof(*rules_node));
 	if (!keep || !rules_node || S.lab_fd < 0 || S.status_fd < 0 || S.lock_fd < 0) {
@@ -133,14 +133,25 @@ int cmd_supervise(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	keep[0] = S.lab_fd, keep[1] = S.status_fd, keep[2] = S.lock_fd;
-	for (int i = 6; i < argc; i++) {
+	/* the seed `up --seed` gave, or "-" */
+	S.seed_given = strcmp(argv[6], "-") != 0;
+	if (S.seed_given) {
+		char *end;
+		errno = 0;
+		S.seed = strtoull(argv[6], &end, 10);
+		if (*end || errno || argv[6][0] == '-') {
+			err_msg("__supervise: bad seed \"%s\"", argv[6]);
+			return EXIT_USAGE;
+		}
+	}
+	for (int i = 7; i < argc; i++) {
 		unsigned node;
 		char fd[16];
-		if (sscanf(argv[i], "%u=%15s", &node, fd) != 2 || (keep[i - 3] = arg_fd(fd)) < 0) {
+		if (sscanf(argv[i], "%u=%15s", &node, fd) != 2 || (keep[i - 4] = arg_fd(fd)) < 0) {
 			err_msg("__supervise: bad rules argument \"%s\"", argv[i]);
 			return EXIT_USAGE;
 		}
-		rules_node[i - 6] = node;
+		rules_node[i - 7] = node;
 	}
 	/* Only what we were handed, really closed: a descriptor we inherited
 	 * (a terminal, a $(...) pipe) would otherwise stay open for the
@@ -187,12 +198,12 @@ int cmd_supervise(int argc, char **argv)
 	bool ok = S.nodes != NULL;
 	for (unsigned i = 0; ok && i < S.lab->n_nodes; i++)
 		S.nodes[i].rules_fd = -1;
-	for (int i = 6; ok && i < argc; i++) {
-		if (rules_node[i - 6] >= S.lab->n_nodes) {
-			snprintf(msg, sizeof(msg), "rules for node %u, which does not exist", rules_node[i - 6]);
+	for (int i = 7; ok && i < argc; i++) {
+		if (rules_node[i - 7] >= S.lab->n_nodes) {
+			snprintf(msg, sizeof(msg), "rules for node %u, which does not exist", rules_node[i - 7]);
 			ok = false;
 		} else {
-			S.nodes[rules_node[i - 6]].rules_fd = keep[i - 3];
+			S.nodes[rules_node[i - 7]].rules_fd = keep[i - 4];
 		}
 	}
 	free(keep);

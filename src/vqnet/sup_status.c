@@ -269,6 +269,17 @@ static json_t *end_json(const struct lab_end *end, unsigned li, const struct vmm
 	json_object_set_new(o, "drop_full", count(LD(s->drop_full)));
 	json_object_set_new(o, "drop_stalled", count(LD(s->drop_stalled)));
 	json_object_set_new(o, "drop_broken", count(LD(s->drop_broken)));
+	json_object_set_new(o, "drop_down", count(LD(s->drop_down)));
+	json_t *imp = json_object();
+	json_object_set_new(imp, "loss", count(LD(s->imp_loss)));
+	json_object_set_new(imp, "queue", count(LD(s->imp_queue)));
+	json_object_set_new(imp, "mtu", count(LD(s->imp_mtu)));
+	json_object_set_new(imp, "overflow", count(LD(s->imp_overflow)));
+	json_object_set_new(imp, "duplicated", count(LD(s->imp_duplicated)));
+	json_object_set_new(imp, "reordered", count(LD(s->imp_reordered)));
+	json_object_set_new(imp, "corrupted", count(LD(s->imp_corrupted)));
+	json_object_set_new(imp, "delayed", count(LD(s->imp_delayed)));
+	json_object_set_new(o, "impaired", imp);
 	return o;
 }
 
@@ -304,9 +315,21 @@ static json_t *link_json(unsigned i)
 		}
 	}
 	bool dead = !vmm_running(&S.nodes[l->end[0].node]) || !vmm_running(&S.nodes[l->end[1].node]);
+	const struct sup_flink *fl = &S.flinks[i];
+	if (!dead && fl->told_down)
+		snprintf(reason, sizeof(reason), "cut by a fault: %s", fl->link_down ? "link down"
+			 : S.stopped[l->end[0].node] || S.stopped[l->end[1].node] ? "guest stopped" : "partition");
 	json_t *o = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i,
 			      "topology", S.lab->topologies[l->topology].name,
-			      "state", dead ? "dead" : rank[worst]);
+			      "state", dead ? "dead" : fl->told_down ? "down" : rank[worst]);
+	/* impairments: of the frames each end sends */
+	json_t *imp = json_object();
+	for (int e = 0; e < 2; e++) {
+		char text[IMP_TEXT_MAX];
+		bool on = imp_params_active(&fl->impair[e]) && imp_format(&fl->impair[e], text, sizeof(text)) >= 0;
+		json_object_set_new(imp, e ? "b" : "a", on ? json_string(text) : json_null());
+	}
+	json_object_set_new(o, "impair", imp);
 	json_object_set_new(o, "reason", reason[0] ? json_string(reason) : json_null());
 	json_object_set_new(o, "a", ends[0]);
 	json_object_set_new(o, "b", ends[1]);
@@ -334,6 +357,10 @@ char *sup_status_json(void)
 				 "filters", (json_int_t)(lab->n_nodes - guests),
 				 "links", (json_int_t)lab->n_links,
 				 "nodes", nodes, "links", links);
+	/* as text: a JSON number would lose digits past 2^53 */
+	char seed[24];
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)S.seed);
+	json_object_set_new(root, "seed", json_string(seed));
 	char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text)

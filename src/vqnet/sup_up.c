@@ -340,7 +340,7 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 		return -1;
 	}
 	/* argv, built before fork: exec is all the child does */
-	enum { FIXED = 18, NUMS = 5 };
+	enum { FIXED = 22, NUMS = 7 };
 	unsigned nl = lab_node_links(node);
 	char **argv = calloc(FIXED + 2 * (nl + node->n_ifaces) + 1, sizeof(char *));
 	char (*num)[64] = calloc(NUMS + nl + node->n_ifaces, sizeof(*num));
@@ -363,6 +363,22 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	snprintf(num[4], sizeof(num[4]), "%u", (unsigned)sup_uid(SUP_ROLE_VMM, idx));
 	argv[a++] = "--uid";
 	argv[a++] = num[4];
+	/* its control pipe: we write (never blocking), it reads */
+	int cp[2];
+	if (pipe2(cp, O_CLOEXEC | O_NONBLOCK) < 0) {   /* both ends: neither of us ever waits */
+		snprintf(msg, len, "pipe: %s", strerror(errno));
+		free(argv);
+		free(num);
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	snprintf(num[5], sizeof(num[5]), "%d", cp[0]);
+	argv[a++] = "--ctl-fd";
+	argv[a++] = num[5];
+	snprintf(num[6], sizeof(num[6]), "%llu", (unsigned long long)S.seed);
+	argv[a++] = "--seed";
+	argv[a++] = num[6];
 	if (n->vm) {
 		for (unsigned i = 0; i < node->n_ifaces; i++) {
 			snprintf(num[NUMS + nl + i], sizeof(num[0]), "%u=%d", i, n->vm->vhost_fd[i]);
@@ -403,8 +419,8 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	pid_t pid = sys_fork_ns(0, &pidfd);
 	if (pid == 0) {
 		/* everything we hold is close-on-exec: let through only its own */
-		int keep[4] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd };
-		for (unsigned i = 0; i < 4; i++)
+		int keep[5] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd, cp[0] };
+		for (unsigned i = 0; i < 5; i++)
 			if (keep[i] >= 0)
 				fcntl(keep[i], F_SETFD, 0);
 		for (unsigned i = 0; n->vm && i < node->n_ifaces; i++)
@@ -427,6 +443,10 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	free(argv);
 	free(num);
 	close(pfd[1]);
+	close(cp[0]);
+	if (n->ctl_fd >= 0)
+		close(n->ctl_fd);
+	n->ctl_fd = cp[1];
 	if (pid < 0) {
 		close(pfd[0]);
 		snprintf(msg, len, "cannot start the vmm of %s: %s", node->name, strerror(-pid));
@@ -527,12 +547,14 @@ int sup_bring_up(char *msg, size_t len)
 	snprintf(S.state.file, sizeof(S.state.file), "%s", S.file);
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		struct sup_node *n = &S.nodes[i];
-		n->stats_fd = n->ready = n->pidfd = n->init_fd = -1;
+		n->stats_fd = n->ready = n->pidfd = n->init_fd = n->ctl_fd = -1;
 		guest_netns(n->netns, sizeof(n->netns), lab->name, lab->nodes[i].name);
 		if (lab->nodes[i].kind == LAB_GUEST && lab->nodes[i].guest_kind == LAB_KIND_NETNS)
 			snprintf(S.state.netns[S.state.n_netns++], sizeof(S.state.netns[0]), "%s", n->netns);
 	}
 	sup_set_phase("starting");
+	if (sup_faults_init(msg, len))
+		return -1;
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		if (lab->nodes[i].kind == LAB_FILTER && load_rules(i, msg, len))
 			return -1;

@@ -139,7 +139,7 @@ out:
 	return rc;
 }
 
-int lab_up(struct labfile *lf, int sigfd, bool quiet)
+int lab_up(struct labfile *lf, int sigfd, bool quiet, const char *seed)
 {
 	const struct lab *lab = lf->lab;
 	int rc;
@@ -153,9 +153,9 @@ int lab_up(struct labfile *lf, int sigfd, bool quiet)
 	int pfd[2] = { -1, -1 };
 	int *rules_fd = calloc(lab->n_nodes, sizeof(*rules_fd));
 	char (*rules_arg)[32] = calloc(lab->n_nodes, sizeof(*rules_arg));
-	char **argv = calloc(7 + lab->n_nodes + 1, sizeof(*argv));
+	char **argv = calloc(8 + lab->n_nodes + 1, sizeof(*argv));
 	bool ok = lab_fd >= 0 && rules_fd && rules_arg && argv && pipe2(pfd, O_CLOEXEC) == 0;
-	unsigned a = 7;
+	unsigned a = 8;
 	for (unsigned i = 0; ok && i < lab->n_nodes; i++) {
 		rules_fd[i] = -1;
 		if (!lf->rules[i].text)
@@ -180,6 +180,7 @@ int lab_up(struct labfile *lf, int sigfd, bool quiet)
 		argv[4] = a2;
 		argv[5] = a3;
 		argv[6] = (char *)lf->path;
+		argv[7] = (char *)(seed ? seed : "-");
 		/* Fork twice, with a new session between: the supervisor is
 		 * nobody's child but init's, and no terminal's signal (a Ctrl-C
 		 * meant for us) ever reaches it: we relay what it must know. */
@@ -253,16 +254,33 @@ int lab_up(struct labfile *lf, int sigfd, bool quiet)
 	return 0;
 }
 
+bool seed_ok(const char *s)
+{
+	char *end;
+	errno = 0;
+	strtoull(s, &end, 10);
+	return *s >= '0' && *s <= '9' && !*end && !errno && (s[0] != '0' || !s[1]);
+}
+
 int cmd_up(int argc, char **argv)
 {
 	if (wants_help(argc, argv)) {
 		cmd_help("up", true);
 		return 0;
 	}
-	if (argc != 2 || argv[1][0] == '-')
+	const char *seed = NULL, *file = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc && seed_ok(argv[i + 1]))
+			seed = argv[++i];
+		else if (!file && argv[i][0] != '-')
+			file = argv[i];
+		else
+			return cmd_usage("up");
+	}
+	if (!file)
 		return cmd_usage("up");
 	struct labfile lf;
-	int rc = labfile_load(argv[1], &lf);
+	int rc = labfile_load(file, &lf);
 	if (rc)
 		return rc;
 	int sigfd = signals_to_fd();
@@ -271,7 +289,7 @@ int cmd_up(int argc, char **argv)
 		labfile_free(&lf);
 		return EXIT_FAIL;
 	}
-	rc = lab_up(&lf, sigfd, false);
+	rc = lab_up(&lf, sigfd, false, seed);
 	labfile_free(&lf);
 	close(sigfd);
 	return rc;

@@ -11,8 +11,12 @@
  * interface is up; print the table unless quiet.  Signals that arrive on
  * sigfd meanwhile (the caller blocks them) make the supervisor roll back
  * and are answered with 128 + their number, once nothing of the lab is
- * left.  0, or the exit status after an error message. */
-int lab_up(struct labfile *lf, int sigfd, bool quiet);
+ * left.  seed: `--seed`'s, or NULL for the lab file's (or one of chance).
+ * 0, or the exit status after an error message. */
+int lab_up(struct labfile *lf, int sigfd, bool quiet, const char *seed);
+
+/* A seed as `--seed` takes it: a decimal 0 .. 2^64-1. */
+bool seed_ok(const char *s);
 
 /* Take down a lab by name, via its supervisor or by cleaning what a dead
  * one left; waits out one that is still coming up.  0, or the exit
