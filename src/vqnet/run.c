@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "guest.h"
 #include "labfile.h"
 #include "sys.h"
@@ -322,6 +323,40 @@ static void report_failure(const struct run *r, const struct lab_scenario *sc, b
 	}
 }
 
+/* Ask the supervisor for a fault: its reply (malloc'd) or NULL. */
+static char *fault(const struct run *r, char *const *argv, unsigned argc)
+{
+	char req[CTL_REQUEST_MAX], *reply = NULL;
+	size_t n = (size_t)snprintf(req, sizeof(req), "fault");
+	for (unsigned i = 0; i < argc && n < sizeof(req); i++)
+		n += (size_t)snprintf(req + n, sizeof(req) - n, " %s", argv[i]);
+	if (n >= sizeof(req) || ctl_request(r->lab->name, req, &reply, NULL, 10000))
+		return NULL;
+	return reply;
+}
+
+static void fire(const struct run *r, const struct lab_scenario *sc, const struct lab_event *ev,
+		 uint64_t t0)
+{
+	printf("[+%.3fs] %s:", (double)(sys_now_ns() - t0) / 1e9, sc->name);
+	for (unsigned i = 0; i < ev->argc; i++)
+		printf(" %s", ev->argv[i]);
+	char *reply = fault(r, ev->argv, ev->argc);
+	printf("%s", reply ? "\n" : ": the supervisor did not answer\n");
+	for (char *l = reply, *nl; l && *l; l = nl ? nl + 1 : l + strlen(l)) {
+		nl = strchr(l, '\n');
+		printf("    %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
+	}
+	free(reply);
+	fflush(stdout);
+}
+
+static void undo_timeline(const struct run *r)
+{
+	char *argv[] = { "reset" };
+	free(fault(r, argv, 1));
+}
+
 /* Run one scenario; 0 when every program exited 0 in time. */
 static int run_scenario(struct run *r, unsigned si, bool across)
 {
@@ -368,8 +403,12 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 		}
 	}
 
-	unsigned running = sc->n_programs;
+	unsigned running = sc->n_programs, next_event = 0;
 	while (!rc && running) {
+		/* the timeline: each fault when its time comes, said as it fires */
+		while (next_event < sc->n_events &&
+		       sys_now_ns() >= t0 + sc->events[next_event].at_ns)
+			fire(r, sc, &sc->events[next_event++], t0);
 		struct pollfd pfd[LAB_MAX_PROGRAMS + 1];
 		unsigned idx[LAB_MAX_PROGRAMS], np = 0;
 		for (unsigned i = 0; i < sc->n_programs; i++)
@@ -379,7 +418,10 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 			}
 		pfd[np] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
 		uint64_t now = sys_now_ns();
-		int wait_ms = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
+		uint64_t until = deadline;
+		if (next_event < sc->n_events && t0 + sc->events[next_event].at_ns < until)
+			until = t0 + sc->events[next_event].at_ns;
+		int wait_ms = now >= until ? 0 : (int)((until - now + 999999) / 1000000);
 		if (wait_ms > 100)
 			wait_ms = 100;   /* also reap exits of programs that closed output */
 		poll(pfd, np + 1, wait_ms);
@@ -416,6 +458,9 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 		}
 	}
 	stop_all(ps, sc->n_programs);
+	/* what the timeline changed does not outlive its scenario */
+	if (next_event)
+		undo_timeline(r);
 	for (unsigned i = 0; i < sc->n_programs; i++)
 		if (ps[i].fd >= 0) {
 			drain(&ps[i], o);
