@@ -87,7 +87,7 @@ static void send_seq(struct vq_port *p, uint32_t seq)
 /* Check one received frame: intact, and later than any before it. */
 static void check_frame(const struct vq_frame *f, uint32_t *next)
 {
-	uint8_t b[4096];
+	uint8_t b[4096] = { 0 };
 	size_t off = 0;
 	for (unsigned k = 0; k < f->niov; k++) {
 		assert_true(off + f->iov[k].iov_len <= sizeof(b));
