@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # 1. (#12) help: per command, unknown commands refused
-"$VQNET" help up | grep -q "^usage: vqnet up FILE" || fail "help up: $("$VQNET" help up)"
+"$VQNET" help up | grep -q "^usage: vqnet up \(\[--seed N\] \)\?FILE" || fail "help up: $("$VQNET" help up)"
 "$VQNET" up --help | grep -q "rolls it back" || fail "up --help"
 set +e
 "$VQNET" help bogus 2> "$TMP/err"; rc=$?
