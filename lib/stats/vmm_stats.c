@@ -8,6 +8,7 @@ const char *vmm_link_state_name(uint64_t state)
 	static const char *const names[VMM_LINK_STATES] = {
 		[VMM_LINK_OK] = "ok", [VMM_LINK_FULL] = "full",
 		[VMM_LINK_STALLED] = "stalled", [VMM_LINK_BROKEN] = "broken",
+		[VMM_LINK_RESETTING] = "resetting",
 	};
 	return state < VMM_LINK_STATES ? names[state] : NULL;
 }

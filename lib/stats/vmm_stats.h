@@ -55,7 +55,11 @@ enum vmm_link_state {
 	VMM_LINK_STALLED,    /* a frame waited too long: frames for it are dropped
 				when its ring is full, until the peer has
 				returned everything it was given */
-	VMM_LINK_BROKEN,     /* the peer broke the protocol (see error) */
+	VMM_LINK_BROKEN,     /* the peer broke the protocol (see error), or did not
+				answer a reset in time; a reset may still bring it
+				back, unless it forced too many (VQ_ERESETS) */
+	VMM_LINK_RESETTING,  /* being reset with the peer (lib/virtqueue link.h):
+				frames for it are dropped (drop_broken) */
 	VMM_LINK_STATES
 };
 
@@ -67,8 +71,9 @@ struct vmm_link_stats {
 	uint64_t drop_full;          /* a broadcast or multicast frame found its ring
 					full (those are never held) */
 	uint64_t drop_stalled;       /* held too long, or for a stalled link */
-	uint64_t drop_broken;        /* the link is broken */
-	int64_t error;               /* first peer violation (-VQ_E*), 0 = healthy */
+	uint64_t drop_broken;        /* the link is broken or being reset */
+	int64_t error;               /* last peer violation (-VQ_E*), or why the link
+					is down; 0 = healthy */
 	uint32_t state;              /* enum vmm_link_state */
 	uint32_t down;               /* the supervisor cut it (link down, partition, stop) */
 	uint64_t drop_down;          /* frames for it dropped while it was cut */
@@ -76,6 +81,12 @@ struct vmm_link_stats {
 	uint64_t imp_loss, imp_queue, imp_mtu;   /* dropped: loss model, rate queue, MTU */
 	uint64_t imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
 	uint64_t imp_overflow;       /* dropped: the delay queue was full */
+	/* link resets (both vmms of a link count the ones they took part in;
+	 * these go on across restarts of this vmm) */
+	uint64_t resets;             /* times the link came back after a reset */
+	uint64_t violations;         /* peer violations that took it down */
+	uint32_t reset_why;          /* VQ_WHY_* of the last reset */
+	uint32_t reserved;
 };
 
 struct vmm_counter {
@@ -138,7 +149,7 @@ struct vmm_ctl {
 	struct imp_params params;    /* VMM_CTL_IMPAIR: the whole set, checked again */
 };
 
-/* "ok", "full", "stalled", "broken", or NULL for a value no vmm should
+/* "ok", "full", "stalled", "broken", "resetting", or NULL for a value no vmm should
  * write (the caller says so rather than trusting it). */
 const char *vmm_link_state_name(uint64_t state);
 

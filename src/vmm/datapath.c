@@ -41,20 +41,76 @@
 /* The state word says what the flags say, at every change of them. */
 static void link_state(struct link *l)
 {
-	PUT(l->st->state, l->dead ? VMM_LINK_BROKEN : l->stalled ? VMM_LINK_STALLED
-			  : l->waiting ? VMM_LINK_FULL : VMM_LINK_OK);
+	int st = l->dead || l->status == VQ_LINK_BROKEN ? VMM_LINK_BROKEN
+		 : l->status != VQ_LINK_UP ? VMM_LINK_RESETTING
+		 : l->stalled ? VMM_LINK_STALLED : l->waiting ? VMM_LINK_FULL : VMM_LINK_OK;
+	PUT(l->st->state, st);
 }
 
-static void link_dead(struct vmm *m, struct link *l, int err)
+void link_apply(struct vmm *m, struct link *l, const struct vq_poll *rp)
+{
+	struct vq_poll r = *rp;
+	if (r.kick) {
+		sys_ring(l->peer_bell);
+		ADD(l->st->kicks, 1);
+	}
+	l->poll_at = r.deadline;
+	bool differs = l->status != r.status;
+	l->status = r.status;
+	if (!r.changed && !differs)
+		return;
+	const struct vq_reset_stats *rs = vq_port_reset_stats(&l->vq);
+	int why = rs->last_why;
+	PUT(l->st->resets, rs->resets);
+	PUT(l->st->violations, rs->violations);
+	PUT(l->st->reset_why, (uint32_t)why);
+	if (vq_port_error(&l->vq))
+		PUT(l->st->error, vq_port_error(&l->vq));
+	switch (r.status) {
+	case VQ_LINK_UP:
+		/* new rings: nothing of the old ones is owed or waited for */
+		l->more = true;
+		l->stalled = false;
+		fprintf(stderr, "%s: %s: link %u: reset done (%s)\n", vmm_prog, m->node->name,
+			l->index, vq_reset_why_name(why));
+		break;
+	case VQ_LINK_RESETTING:
+		fprintf(stderr, "%s: %s: link %u: resetting (%s%s%s)\n", vmm_prog, m->node->name,
+			l->index, vq_reset_why_name(why), why == VQ_WHY_VIOLATION ? ": " : "",
+			why == VQ_WHY_VIOLATION ? vq_strerror(vq_port_error(&l->vq)) : "");
+		break;
+	case VQ_LINK_BROKEN:
+		fprintf(stderr, "%s: %s: link %u: %s; waiting for the peer\n", vmm_prog,
+			m->node->name, l->index, vq_strerror(vq_port_error(&l->vq)));
+		break;
+	default:
+		/* a peer that forced too many resets: for good */
+		l->dead = true;
+		l->poll_at = 0;
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, l->bell, NULL);
+		fprintf(stderr, "%s: %s: link %u: %s; link disabled\n", vmm_prog, m->node->name,
+			l->index, vq_strerror(vq_port_error(&l->vq)));
+		break;
+	}
+	link_state(l);
+}
+
+void link_poll(struct vmm *m, struct link *l, uint64_t now)
 {
 	if (l->dead)
 		return;
-	l->dead = true;
-	link_state(l);
-	PUT(l->st->error, err);
-	epoll_ctl(m->epfd, EPOLL_CTL_DEL, l->bell, NULL);
-	fprintf(stderr, "%s: %s: link %u: %s; link disabled\n", vmm_prog, m->node->name,
-		l->index, vq_strerror(err));
+	struct vq_poll r;
+	vq_port_poll(&l->vq, now, &r);
+	link_apply(m, l, &r);
+}
+
+/* A call on l's rings failed: the peer broke the protocol (the library
+ * took the link down and wants a reset: poll now, which asks), or the
+ * link is already being reset. */
+static void link_error(struct vmm *m, struct link *l, int err)
+{
+	if (vq_is_peer_error(err))
+		link_poll(m, l, sys_now_ns());
 }
 
 /* Which links a held frame still waits for (0: none, it is gone); keeps
@@ -105,10 +161,10 @@ static int to_guest(struct iface *ifc, const uint8_t *f, size_t len)
  * next frame for the link (each round reclaims something, so this ends). */
 static void link_catch_up(struct vmm *m, struct link *l)
 {
-	while (l->stalled && !l->dead) {
+	while (l->stalled && vq_port_up(&l->vq)) {
 		int r = vq_port_reclaim(&l->vq);
 		if (r < 0) {
-			link_dead(m, l, r);
+			link_error(m, l, r);
 		} else if (vq_port_tx_pending(&l->vq) == 0) {
 			l->stalled = false;
 			link_state(l);
@@ -131,7 +187,8 @@ int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len)
 	if (err == -VQ_ENOSPC)
 		return err;
 	if (err) {
-		link_dead(m, l, err);
+		/* a link being reset (or broken) drops what is sent on it */
+		link_error(m, l, err);
 		ADD(l->st->drop_broken, 1);
 		return err;
 	}
@@ -157,7 +214,7 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 		unsigned p = (unsigned)__builtin_ctzll(ports);
 		ports &= ports - 1;
 		struct link *l = ifc->link[p];
-		if (l->dead) {
+		if (!vq_port_up(&l->vq)) {
 			ADD(l->st->drop_broken, 1);
 			continue;
 		}
@@ -244,14 +301,14 @@ static void pump_link(struct vmm *m, struct link *l)
 	uint64_t now = m->flt ? sys_now_ns() : 0;
 	int n = 0;
 	l->more = false;
-	while (!l->dead && !l->pend.active) {
+	while (vq_port_up(&l->vq) && !l->pend.active) {
 		if (n == BATCH) {
 			l->more = true;
 			break;
 		}
 		int r = vq_port_recv(&l->vq, &f, 1);
 		if (r < 0) {
-			link_dead(m, l, r);
+			link_error(m, l, r);
 			return;
 		}
 		if (r == 0) {
@@ -285,7 +342,7 @@ static void pump_link(struct vmm *m, struct link *l)
 	}
 	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
 	if (kick < 0) {
-		link_dead(m, l, kick);
+		link_error(m, l, kick);
 	} else if (kick) {
 		sys_ring(l->peer_bell);
 		ADD(l->st->kicks, 1);
@@ -338,12 +395,12 @@ static void publish_all(struct vmm *m)
 	}
 	for (unsigned i = 0; i < m->n_links; i++) {
 		struct link *l = &m->links[i];
-		if (!l->dirty || l->dead)
+		if (!l->dirty || !vq_port_up(&l->vq))
 			continue;
 		l->dirty = false;
 		int kick = vq_port_tx_publish(&l->vq);
 		if (kick < 0) {
-			link_dead(m, l, kick);
+			link_error(m, l, kick);
 		} else if (kick) {
 			sys_ring(l->peer_bell);
 			ADD(l->st->kicks, 1);
@@ -393,23 +450,28 @@ static void sync_stats(struct vmm *m, bool idle)
 }
 
 /* How long to sleep: not at all when busy, else until the first held
- * frame's time is up (returned buffers wake us before), else for ever. */
+ * frame's time is up or a link's reset wants polling (doorbells wake us
+ * before), else for ever. */
 static int sleep_ms(const struct vmm *m, bool busy, uint64_t now)
 {
 	if (busy)
 		return 0;
 	uint64_t first = UINT64_MAX;
 	for (unsigned i = 0; i < m->n_ifc; i++)
-		if (m->ifc[i].pend.active && m->ifc[i].pend.since < first)
-			first = m->ifc[i].pend.since;
-	for (unsigned i = 0; i < m->n_links; i++)
-		if (m->links[i].pend.active && m->links[i].pend.since < first)
-			first = m->links[i].pend.since;
+		if (m->ifc[i].pend.active && m->ifc[i].pend.since + STALL_NS < first)
+			first = m->ifc[i].pend.since + STALL_NS;
+	for (unsigned i = 0; i < m->n_links; i++) {
+		const struct link *l = &m->links[i];
+		if (l->pend.active && l->pend.since + STALL_NS < first)
+			first = l->pend.since + STALL_NS;
+		if (l->poll_at && l->poll_at < first)
+			first = l->poll_at;
+	}
 	if (first == UINT64_MAX)
 		return -1;
-	if (first + STALL_NS <= now)
+	if (first <= now)
 		return 0;
-	return (int)((first + STALL_NS - now + 999999) / 1000000);
+	return (int)((first - now + 999999) / 1000000);
 }
 
 void vmm_run(struct vmm *m)
@@ -420,8 +482,8 @@ void vmm_run(struct vmm *m)
 		publish_all(m);
 		bool busy = false, held = false;
 		for (unsigned i = 0; i < m->n_links; i++) {
-			busy |= m->links[i].more && !m->links[i].dead;
-			held |= m->links[i].pend.active;
+			busy |= m->links[i].more && vq_port_up(&m->links[i].vq);
+			held |= m->links[i].pend.active || m->links[i].poll_at;
 		}
 		for (unsigned i = 0; i < m->n_ifc; i++) {
 			held |= m->ifc[i].pend.active;
@@ -451,15 +513,21 @@ void vmm_run(struct vmm *m)
 			} else if (EV_KIND(u) == EV_LINK && EV_INDEX(u) < m->n_links) {
 				struct link *l = &m->links[EV_INDEX(u)];
 				sys_clear(l->bell);
+				/* the peer may be asking for, or answering, a reset */
+				link_poll(m, l, sys_now_ns());
 				l->more = true;
 				link_catch_up(m, l);   /* the ring may have come back */
 			}
 		}
+		uint64_t now = held ? sys_now_ns() : 0;
+		for (unsigned i = 0; held && i < m->n_links; i++)
+			if (m->links[i].poll_at && m->links[i].poll_at <= now)
+				link_poll(m, &m->links[i], now);
 		for (unsigned i = 0; i < m->n_links; i++)
 			if (m->links[i].more)
 				pump_link(m, &m->links[i]);
 		if (held)
-			retry_pending(m, sys_now_ns());
+			retry_pending(m, now);
 		for (unsigned i = 0; i < m->n_ifc; i++)
 			if (m->ifc[i].resumed && !m->ifc[i].pend.active)
 				pump_port(m, &m->ifc[i]);

@@ -109,7 +109,7 @@ static void flush_link(struct vmm *m, struct link *l, uint64_t now)
 	const struct imp_item *it;
 	while ((it = imp_queue_peek(&l->q)) && it->due <= now) {
 		uint8_t *f = (uint8_t *)(uintptr_t)it->cookie;
-		int err = l->dead || l->down ? -EPIPE : link_send_now(m, l, f, it->len);
+		int err = l->down ? -EPIPE : link_send_now(m, l, f, it->len);
 		if (err == -VQ_ENOSPC)
 			break;   /* it asked for a kick: the loop comes back */
 		if (err == -EPIPE)

@@ -166,8 +166,11 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	if (!l->mem)
 		vmm_fail("link %u: cannot map: %s", l->index, strerror(-err));
 	close(a->mem);
-	if ((err = vq_port_attach(&l->vq, l->mem, l->len, l->side)))
+	/* a restarted vmm finds its side used before: the link is reset with
+	 * the peer first (both start over), which join asks for */
+	if ((err = vq_port_join(&l->vq, l->mem, l->len, l->side, sys_now_ns(), &l->joined)))
 		vmm_fail("link %u: %s", l->index, vq_strerror(err));
+	l->status = VQ_LINK_UP;
 	ifc->link[j] = l;
 	link_impair_init(m, l);
 
@@ -210,6 +213,7 @@ static void setup_loop(struct vmm *m)
 		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->links[i].bell, &ev) < 0)
 			vmm_fail("epoll: %s", strerror(errno));
 		m->links[i].more = true;   /* look once: the peer may be ahead */
+		link_apply(m, &m->links[i], &m->links[i].joined);
 	}
 }
 

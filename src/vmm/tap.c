@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tap.c - the TAP guest port: a namespace guest's interface is a TAP
- * device the vmm creates inside the guest's namespace (the caller must
- * already be there), and the netdev calls that configure it.
+ * tap.c - the TAP guest port: a namespace guest's interface is a
+ * persistent TAP device the vmm creates inside the guest's namespace (the
+ * caller must already be there) or, restarted, attaches to again; and the
+ * netdev calls that configure it.
  *
  * "Full" does not exist here: a write to a TAP is taken or dropped by the
  * kernel at once, and the guest's frames wait in the TAP's queue while the
@@ -53,7 +54,9 @@ static int sock_ioctl(int family, unsigned long req, void *arg)
 
 /* A TAP device called name, non-blocking, without packet info, with a
  * 12-byte virtio-net header before every frame and checksum and TCP
- * segmentation offload on.  fd or -errno. */
+ * segmentation offload on, and persistent: it outlives this descriptor,
+ * so a vmm that dies leaves the guest its interface, addresses and
+ * routes, and the next one attaches to it again.  fd or -errno. */
 static int netdev_tap(const char *name)
 {
 	struct ifreq ifr;
@@ -70,7 +73,7 @@ static int netdev_tap(const char *name)
 	unsigned offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
-	    ioctl(fd, TUNSETOFFLOAD, offload) < 0) {
+	    ioctl(fd, TUNSETOFFLOAD, offload) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -198,20 +201,35 @@ static const struct port_ops tap_ops = {
 	.flush = NULL,
 };
 
+/* A new TAP gets the lab's MAC and addresses, and is brought up. */
+static int tap_configure(const struct lab_iface *li, const char **what)
+{
+	int err;
+	if ((*what = "set MAC of", err = netdev_set_mac(li->name, li->mac)))
+		return err;
+	if (li->has_ip4 && (*what = "set IPv4 address of",
+			    err = netdev_set_ip4(li->name, li->ip4, li->prefix4)))
+		return err;
+	if ((*what = "bring up", err = netdev_up(li->name)))
+		return err;
+	if (li->has_ip6)
+		*what = "set IPv6 address of", err = netdev_set_ip6(li->name, li->ip6, li->prefix6);
+	return err;
+}
+
 int tap_port_open(struct port *p, const struct lab_iface *li, int epfd, unsigned index,
 		  const char **what)
 {
-	*what = "create TAP";
+	/* a TAP that exists is the one our predecessor made (nothing else in
+	 * the guest's namespace made one of that name before us: its first
+	 * vmm creates every interface before the guest runs anything), and
+	 * the guest may have changed it since: attach, configure nothing */
+	bool again = if_nametoindex(li->name) != 0;
+	*what = again ? "attach to TAP" : "create TAP";
 	int fd = netdev_tap(li->name);
 	if (fd < 0)
 		return fd;
-	int err;
-	if ((*what = "set MAC of", err = netdev_set_mac(li->name, li->mac)) == 0 && li->has_ip4)
-		*what = "set IPv4 address of", err = netdev_set_ip4(li->name, li->ip4, li->prefix4);
-	if (!err)
-		*what = "bring up", err = netdev_up(li->name);
-	if (!err && li->has_ip6)
-		*what = "set IPv6 address of", err = netdev_set_ip6(li->name, li->ip6, li->prefix6);
+	int err = again ? 0 : tap_configure(li, what);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV(EV_PORT, index, 0) };
 	if (!err && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		*what = "watch", err = -errno;

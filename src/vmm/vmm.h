@@ -139,7 +139,12 @@ struct link {
 	int bell, peer_bell; /* ours (we wait on it), the peer's (we ring it) */
 	bool dirty;          /* frames sent since the last publish */
 	bool more;           /* the receive side may hold more frames */
-	bool dead;           /* the peer broke the protocol */
+	int status;          /* VQ_LINK_*: usable, being reset, broken (a peer that
+				does not answer), dead (one that forced too many
+				resets: for good) */
+	bool dead;           /* VQ_LINK_DEAD: its doorbell is no longer watched */
+	uint64_t poll_at;    /* poll its reset by then (0: on doorbells only) */
+	struct vq_poll joined; /* what vq_port_join said, until the loop acts on it */
 	bool stalled;        /* held a frame for STALL_NS: do not wait for it */
 	unsigned waiting;    /* held frames (of any source) waiting for it */
 	struct pending pend; /* filter nodes: a frame waiting for full links */
@@ -228,6 +233,13 @@ static inline bool link_special(const struct link *l)
 {
 	return imp_active(&l->imp) || l->down;
 }
+
+/* datapath.c: a link's reset (lib/virtqueue link.h).  link_apply acts on
+ * what join or poll said: rings the peer, keeps the deadline, and on a
+ * change of status says so in the log and the stats; link_poll moves the
+ * handshake on (on doorbells, by the deadline, after a peer error). */
+void link_apply(struct vmm *m, struct link *l, const struct vq_poll *r);
+void link_poll(struct vmm *m, struct link *l, uint64_t now);
 
 /* datapath.c: move frames until SIGTERM, SIGINT or SIGHUP. */
 void vmm_run(struct vmm *m);
