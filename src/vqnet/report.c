@@ -153,17 +153,30 @@ void report_up(FILE *f, const char *status_json)
 	json_decref(st);
 }
 
+/* "running, pid 12", "killed by signal 9"; a vmm's restarts, and when
+ * the next start is due ("running, pid 14, restarted 2x (last killed by
+ * signal 9)", "restarting in 0.4 s (exited with status 1, 3 in a row)") */
 static void vmm_text(json_t *vmm, char *buf, size_t len)
 {
-	const char *state = js(vmm, "state", "unknown");
+	const char *state = js(vmm, "state", "unknown"), *last = js(vmm, "last_exit", NULL);
+	long long restarts = jn(vmm, "restarts", 0);
+	json_t *next = json_object_get(vmm, "next_start_ms");
+	int n;
 	if (!strcmp(state, "running"))
-		snprintf(buf, len, "running, pid %lld", jn(vmm, "pid", 0));
+		n = snprintf(buf, len, "running, pid %lld", jn(vmm, "pid", 0));
 	else if (!strcmp(state, "killed"))
-		snprintf(buf, len, "killed by signal %lld", jn(vmm, "signal", 0));
+		n = snprintf(buf, len, "killed by signal %lld", jn(vmm, "signal", 0));
 	else if (!strcmp(state, "exited"))
-		snprintf(buf, len, "exited with status %lld", jn(vmm, "exit_status", 0));
+		n = snprintf(buf, len, "exited with status %lld", jn(vmm, "exit_status", 0));
+	else if (!strcmp(state, "restarting") && json_is_number(next))
+		n = snprintf(buf, len, "restarting in %.1f s (%s, %lld in a row)",
+			     json_number_value(next) / 1000, last ? last : "?",
+			     jn(vmm, "crashes_in_a_row", 0));
 	else
-		snprintf(buf, len, "%s", state);
+		n = snprintf(buf, len, "%s", state);
+	if (n > 0 && (size_t)n < len && restarts && !strcmp(state, "running"))
+		snprintf(buf + n, len - (size_t)n, ", restarted %lldx (last %s)", restarts,
+			 last ? last : "?");
 }
 
 /* "QEMU running, pid 5 (tcg), agent ready in 9.8 s" */
@@ -192,7 +205,7 @@ static void node_table(FILE *f, json_t *nodes)
 	size_t i;
 	json_t *n;
 	json_array_foreach(nodes, i, n) {
-		char vmm[64], ready[32], vm[256];
+		char vmm[160], ready[32], vm[256];
 		vmm_text(json_object_get(n, "vmm"), vmm, sizeof(vmm));
 		vm_text(json_object_get(n, "vm"), vm, sizeof(vm));
 		const char *kind = !strcmp(js(n, "kind", "?"), "guest") ? js(n, "guest_kind", "?") : "filter";
@@ -243,14 +256,16 @@ static long long sum(json_t *link, const char *key)
 static void link_table(FILE *f, json_t *links)
 {
 	struct table t;
-	table_init(&t, 11);
+	table_init(&t, 12);
 	table_row(&t, (const char *[]){ "LINK", "ENDS", "TOPOLOGY", "A->B", "B->A", "KICKS",
-					"DROP-FULL", "DROP-STALLED", "DROP-BROKEN", "DROP-DOWN", "STATE" });
+					"DROP-FULL", "DROP-STALLED", "DROP-BROKEN", "DROP-DOWN", "RESETS",
+					"STATE" });
 	size_t i;
 	json_t *l;
 	json_array_foreach(links, i, l) {
 		json_t *a = json_object_get(l, "a"), *b = json_object_get(l, "b");
-		char idx[16], ends[160], ab[24], ba[24], kicks[24], df[24], ds[24], db[24], dd[24], state[320];
+		char idx[16], ends[160], ab[24], ba[24], kicks[24], df[24], ds[24], db[24], dd[24],
+		     rs[24], state[320];
 		snprintf(idx, sizeof(idx), "%lld", jn(l, "index", -1));
 		snprintf(ends, sizeof(ends), "%s.%s-%s.%s", js(a, "node", "?"), js(a, "iface", "?"),
 			 js(b, "node", "?"), js(b, "iface", "?"));
@@ -262,11 +277,14 @@ static void link_table(FILE *f, json_t *links)
 		snprintf(ds, sizeof(ds), "%lld", sum(l, "drop_stalled"));
 		snprintf(db, sizeof(db), "%lld", sum(l, "drop_broken"));
 		snprintf(dd, sizeof(dd), "%lld", sum(l, "drop_down"));
+		/* both ends count each reset they took part in */
+		long long ra = jn(a, "resets", 0), rb = jn(b, "resets", 0);
+		snprintf(rs, sizeof(rs), "%lld", ra > rb ? ra : rb);
 		const char *why = js(l, "reason", NULL);
 		snprintf(state, sizeof(state), "%s%s%s%s", js(l, "state", "?"), why ? " (" : "",
 			 why ? why : "", why ? ")" : "");
 		table_row(&t, (const char *[]){ idx, ends, js(l, "topology", "?"), ab, ba, kicks,
-						df, ds, db, dd, state });
+						df, ds, db, dd, rs, state });
 	}
 	table_print(f, &t);
 	table_free(&t);

@@ -14,6 +14,7 @@
  *   sup_up.c       bring-up: namespaces, guest inits, links, vmms
  *   sup_ctl.c      the control socket: many clients, each with a deadline
  *   sup_status.c   the lab's status as JSON (jansson)
+ *   sup_heal.c     a vmm that dies is replaced (with back-off)
  *   sup_down.c     teardown
  */
 #ifndef VQNET_SUP_H
@@ -40,6 +41,13 @@ struct sup_node {
 	int status;           /* wait status once exited */
 	bool exited;
 	uint64_t ready_ns;    /* how long its vmm took to report ready */
+	uint64_t started_ns;  /* when its vmm was (last) started */
+	uint64_t died_ns;     /* when its vmm last died, 0: never */
+	uint64_t gap_ns;      /* from that death to its successor's "ok" */
+	uint64_t restart_at;  /* a new vmm is due then, 0: none */
+	unsigned restarts;    /* vmms started after the first */
+	unsigned crashes;     /* deaths in a row soon after a start */
+	char last_exit[48];   /* how the last one died ("" never) */
 	bool netns_made;
 	pid_t init;           /* guests: pid 1 of its PID namespace (our view) */
 	int init_fd;          /* ... its pidfd, -1 when none */
@@ -134,6 +142,18 @@ bool sup_vm_reaped(pid_t pid, int status);
 void sup_vm_stop(void);
 extern char sup_accel[8];   /* "tcg" or "kvm" once probed */
 
+/* Start node idx's vmm with the objects the supervisor holds for it (its
+ * ready pipe's read end in S.nodes[idx].ready); 0, or -1 with msg. */
+int sup_spawn_vmm(unsigned idx, char *msg, size_t len);
+
+/* Healing (sup_heal.c): a vmm died (its status recorded); a restart is
+ * due (start those whose time has come); ms until the next one (-1:
+ * none); a restarted vmm's ready pipe is readable. */
+void sup_heal_died(unsigned idx);
+void sup_heal_due(void);
+int sup_heal_timeout(void);
+void sup_heal_ready(unsigned idx);
+
 /* Reap exited children (vmms, guest inits); logs each. */
 void sup_reap(void);
 
@@ -156,7 +176,7 @@ void sup_ctl_expire(void);
 char *sup_status_json(void);
 
 /* epoll data: what an event is about */
-enum { SUP_EV_SIGNAL = 1, SUP_EV_LISTEN, SUP_EV_CONN };
+enum { SUP_EV_SIGNAL = 1, SUP_EV_LISTEN, SUP_EV_CONN, SUP_EV_READY };
 #define SUP_EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
 
 #endif

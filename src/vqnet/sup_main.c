@@ -90,12 +90,17 @@ static void loop(void)
 {
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(S.epfd, evs, 16, sup_ctl_timeout());
+		int t = sup_ctl_timeout(), h = sup_heal_timeout();
+		int n = epoll_wait(S.epfd, evs, 16, t < 0 || (h >= 0 && h < t) ? h : t);
 		if (n < 0 && errno != EINTR) {
 			sup_log("epoll_wait: %s; taking the lab down", strerror(errno));
 			return;
 		}
 		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 >> 32 == SUP_EV_READY) {
+				sup_heal_ready((unsigned)(uint32_t)evs[i].data.u64);
+				continue;
+			}
 			if (evs[i].data.u64 >> 32 != SUP_EV_SIGNAL) {
 				sup_ctl_event(evs[i].data.u64, evs[i].events);
 				continue;
@@ -110,6 +115,7 @@ static void loop(void)
 			sup_reap();
 		}
 		sup_ctl_expire();
+		sup_heal_due();
 	}
 }
 

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "filter.h"
+#include "link.h"
 #include "sup.h"
+#include "sys.h"
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -60,6 +62,7 @@ static json_t *vmm_json(unsigned i)
 {
 	const struct sup_node *n = &S.nodes[i];
 	const char *state = n->pid <= 0 ? "not started" : !n->exited ? "running"
+			    : n->restart_at ? "restarting"
 			    : WIFSIGNALED(n->status) ? "killed" : "exited";
 	json_t *o = json_pack("{s:s}", "state", state);
 	json_object_set_new(o, "pid", n->pid > 0 ? json_integer(n->pid) : json_null());
@@ -68,6 +71,15 @@ static json_t *vmm_json(unsigned i)
 	json_object_set_new(o, "signal", n->exited && WIFSIGNALED(n->status)
 			    ? json_integer(WTERMSIG(n->status)) : json_null());
 	json_object_set_new(o, "wakeups", n->stats ? count(LD(n->stats->wakeups)) : json_null());
+	/* healing: restarts, how the last one died, its gap, the next start */
+	json_object_set_new(o, "restarts", json_integer(n->restarts));
+	json_object_set_new(o, "last_exit", n->last_exit[0] ? json_string(n->last_exit) : json_null());
+	json_object_set_new(o, "last_gap_ms", n->restarts && n->gap_ns && n->gap_ns < UINT64_MAX / 2
+			    ? json_real((double)n->gap_ns / 1e6) : json_null());
+	json_object_set_new(o, "crashes_in_a_row", json_integer(n->crashes));
+	uint64_t now = sys_now_ns();
+	json_object_set_new(o, "next_start_ms", n->restart_at ? json_real(n->restart_at > now
+			    ? (double)(n->restart_at - now) / 1e6 : 0) : json_null());
 	return o;
 }
 
@@ -78,6 +90,8 @@ static void vmm_words(const struct sup_node *n, char *buf, size_t len)
 		snprintf(buf, len, "not started");
 	else if (!n->exited)
 		snprintf(buf, len, "running");
+	else if (n->restart_at)
+		snprintf(buf, len, "%s, restarting", n->last_exit);
 	else if (WIFSIGNALED(n->status))
 		snprintf(buf, len, "killed by signal %d", WTERMSIG(n->status));
 	else
@@ -270,6 +284,10 @@ static json_t *end_json(const struct lab_end *end, unsigned li, const struct vmm
 	json_object_set_new(o, "drop_stalled", count(LD(s->drop_stalled)));
 	json_object_set_new(o, "drop_broken", count(LD(s->drop_broken)));
 	json_object_set_new(o, "drop_down", count(LD(s->drop_down)));
+	json_object_set_new(o, "resets", count(LD(s->resets)));
+	json_object_set_new(o, "violations", count(LD(s->violations)));
+	uint32_t why = LD(s->reset_why);
+	json_object_set_new(o, "last_reset", why ? json_string(vq_reset_why_name((int)why)) : json_null());
 	json_t *imp = json_object();
 	json_object_set_new(imp, "loss", count(LD(s->imp_loss)));
 	json_object_set_new(imp, "queue", count(LD(s->imp_queue)));
@@ -288,7 +306,12 @@ static json_t *end_json(const struct lab_end *end, unsigned li, const struct vmm
 static json_t *link_json(unsigned i)
 {
 	const struct lab_link *l = &S.lab->links[i];
-	static const char *const rank[] = { "ok", "full", "stalled", "broken", "invalid" };
+	/* by how bad: what a vmm writes is untrusted, anything else is "invalid" */
+	static const char *const rank[] = { "ok", "full", "stalled", "resetting", "broken", "invalid" };
+	static const unsigned severity[VMM_LINK_STATES] = {
+		[VMM_LINK_OK] = 0, [VMM_LINK_FULL] = 1, [VMM_LINK_STALLED] = 2,
+		[VMM_LINK_RESETTING] = 3, [VMM_LINK_BROKEN] = 4,
+	};
 	unsigned worst = 0;
 	char reason[256] = "";
 	json_t *ends[2];
@@ -306,12 +329,15 @@ static json_t *link_json(unsigned i)
 		if (!s)
 			continue;
 		uint32_t st = LD(s->state);
-		unsigned r = st < VMM_LINK_STATES ? st : 4;
+		unsigned r = st < VMM_LINK_STATES ? severity[st] : 5;
 		if (r > worst) {
 			worst = r;
 			const char *why = vmm_link_error_name(LD(s->error));
-			if (r == VMM_LINK_BROKEN && why)
+			if (st == VMM_LINK_BROKEN && why)
 				snprintf(reason, sizeof(reason), "%s saw: %s", S.lab->nodes[node].name, why);
+			else if (st == VMM_LINK_RESETTING)
+				snprintf(reason, sizeof(reason), "%s is resetting it (%s)",
+					 S.lab->nodes[node].name, vq_reset_why_name((int)LD(s->reset_why)));
 		}
 	}
 	bool dead = !vmm_running(&S.nodes[l->end[0].node]) || !vmm_running(&S.nodes[l->end[1].node]);

@@ -330,7 +330,7 @@ static void link_fds(unsigned idx, unsigned iface, unsigned li, int fds[3])
 	fds[2] = sl->bell[side ^ 1][1];
 }
 
-static int spawn_vmm(unsigned idx, char *msg, size_t len)
+int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 {
 	struct sup_node *n = &S.nodes[idx];
 	const struct lab_node *node = &S.lab->nodes[idx];
@@ -455,6 +455,7 @@ static int spawn_vmm(unsigned idx, char *msg, size_t len)
 	n->pid = pid;
 	n->pidfd = pidfd;
 	n->ready = pfd[0];
+	n->started_ns = sys_now_ns();
 	sup_log("started vmm of %s (pid %d)", node->name, (int)pid);
 	return 0;
 }
@@ -562,7 +563,7 @@ int sup_bring_up(char *msg, size_t len)
 	    make_links(msg, len))
 		return -1;
 	for (unsigned i = 0; i < lab->n_nodes; i++)
-		if (interrupted(msg, len) || make_stats(i, msg, len) || spawn_vmm(i, msg, len))
+		if (interrupted(msg, len) || make_stats(i, msg, len) || sup_spawn_vmm(i, msg, len))
 			return -1;
 	if (wait_ready(msg, len) || sup_vm_boot(msg, len, interrupted) || sup_ctl_listen(msg, len))
 		return -1;
@@ -594,6 +595,7 @@ void sup_reap(void)
 			else
 				sup_log("vmm of %s (pid %d) exited with status %d", name, (int)pid,
 					WEXITSTATUS(status));
+			sup_heal_died(i);
 		}
 	}
 }

@@ -304,7 +304,8 @@ static char **qemu_argv(unsigned i, int agent_fd, int console_fd, char **arena)
 		char mac[LAB_MAC_STRLEN];
 		lab_mac_format(nd->ifaces[j].mac, mac);
 		ARG("-chardev");
-		ARG("socket,id=nic%u,path=%s", j, vm->vhost_path[j]);
+		/* reconnect: a vmm that died is replaced on the same socket */
+		ARG("socket,id=nic%u,path=%s,reconnect=1", j, vm->vhost_path[j]);
 		ARG("-netdev");
 		ARG("vhost-user,id=net%u,chardev=nic%u", j, j);
 		/* vectors=0: legacy interrupts; QEMU 7.2 under TCG crashes in
