@@ -1,0 +1,104 @@
+/*
+ * vqnet-udpseq: numbered UDP datagrams, to count exactly which ones a link
+ * lost (tests/integration/faults.sh).
+ *
+ *   vqnet-udpseq send ADDR PORT COUNT GAP_US
+ *       COUNT datagrams "1".."COUNT", GAP_US microseconds apart
+ *   vqnet-udpseq recv PORT IDLE_MS
+ *       prints the number in each datagram received, one per line, and
+ *       exits IDLE_MS after the last one (or after 30 s with none)
+ *
+ * The receiver binds before it says "ready" on stderr, so a test can wait
+ * for that word instead of sleeping.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int die(const char *what)
+{
+	fprintf(stderr, "vqnet-udpseq: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+static long num(const char *s, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "vqnet-udpseq: bad number \"%s\" (%ld-%ld)\n", s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static int do_send(const char *addr, long port, long count, long gap_us)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (inet_pton(AF_INET, addr, &to.sin_addr) != 1) {
+		fprintf(stderr, "vqnet-udpseq: bad address \"%s\"\n", addr);
+		return 2;
+	}
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return die("socket");
+	for (long i = 1; i <= count; i++) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%ld", i);
+		if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)) != n)
+			return die("sendto");
+		struct timespec gap = { gap_us / 1000000, (gap_us % 1000000) * 1000 };
+		while (nanosleep(&gap, &gap) < 0 && errno == EINTR)
+			;
+	}
+	close(fd);
+	return 0;
+}
+
+static int do_recv(long port, long idle_ms)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return die("socket");
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+		return die("bind");
+	fprintf(stderr, "ready\n");
+	int wait = 30000;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return die("poll");
+		if (r == 0)
+			break;
+		char buf[64];
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n < 0)
+			return die("recv");
+		buf[n] = 0;
+		printf("%s\n", buf);
+		wait = (int)idle_ms;
+	}
+	return fflush(stdout) ? die("stdout") : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && !strcmp(argv[1], "send"))
+		return do_send(argv[2], num(argv[3], 1, 65535), num(argv[4], 1, 1000000),
+			       num(argv[5], 0, 1000000));
+	if (argc == 4 && !strcmp(argv[1], "recv"))
+		return do_recv(num(argv[2], 1, 65535), num(argv[3], 1, 60000));
+	fprintf(stderr, "usage: vqnet-udpseq send ADDR PORT COUNT GAP_US | recv PORT IDLE_MS\n");
+	return 2;
+}
