@@ -60,6 +60,11 @@ out=$("$INJECT" "$v2") || fail "vm2's vmm after getppid: $out"
 logged() { grep -q "vmm of vm2 (pid $v2) killed by signal 31" "$(js .log)"; }
 wait_for 10 logged || fail "the supervisor did not log vm2's vmm killed by signal 31: $(tail -5 "$(js .log)")"
 "$VQNET" status "$LAB" | grep -q "killed by signal 31" || fail "status does not say killed by signal 31: $("$VQNET" status "$LAB")"
-[ "$(js '.nodes[] | select(.name == "vm2") | .vmm.signal')" = 31 ] || fail "status --json: vm2's vmm signal is not 31"
+[ "$(js '.nodes[] | select(.name == "vm2") | .vmm.last_exit')" = "killed by signal 31" ] ||
+	fail "status --json: vm2's vmm last_exit: $(js '.nodes[] | select(.name == "vm2") | .vmm.last_exit')"
 expect_ping vm0 192.168.1.2
-ok "getppid in a vmm: killed by SIGSYS, logged and shown by status; the others carry on"
+# and (issue 10) the supervisor replaced it: vm2 is reachable again
+replaced() { [ "$(js '.nodes[] | select(.name == "vm2") | .vmm.state + " " + (.vmm.restarts | tostring)')" = "running 1" ]; }
+wait_for 10 replaced || fail "vm2's vmm not replaced: $(status_json "$LAB" | jq -c '.nodes[2].vmm')"
+expect_ping vm0 192.168.1.3
+ok "getppid in a vmm: killed by SIGSYS, logged and shown by status, replaced; the others carry on"

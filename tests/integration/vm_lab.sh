@@ -74,14 +74,17 @@ set -e
 [ $rc != 0 ] || fail "exec into a dead VM succeeded"
 ok "a killed QEMU is reported, its device waits, the others carry on"
 
-# the vmm of vm1 killed: status says so, and its links are dead
+# the vmm of vm1 killed (issue 10): the supervisor starts another, vm1's
+# QEMU reconnects to it over vhost-user and vm0 reaches vm1 again
 vmm1=$(vmm_pid "$LAB" vm1)
 kill -9 "$vmm1"
-vmm_dead() { [ "$(js '.nodes[1].vmm.state')" = killed ]; }
-wait_for 30 vmm_dead || fail "a killed vmm of a VM: $(js '.nodes[1].vmm.state')"
-[ "$(status_json "$LAB" | jq -c '[.links[] | select(.a.node == "vm1" or .b.node == "vm1") | .state] | unique')" = '["dead"]' ] ||
-	fail "links of a dead vmm: $(js '[.links[].state]')"
-ok "a killed vmm of a VM is reported, its links dead"
+replaced() { [ "$(js '.nodes[1].vmm.state + " " + (.nodes[1].vmm.restarts|tostring)')" = "running 1" ] &&
+	[ "$(js '.nodes[1].vmm.pid')" != "$vmm1" ]; }
+wait_for 30 replaced || fail "a killed vmm of a VM: $(status_json "$LAB" | jq -c '.nodes[1].vmm')"
+reach1() { vx vm0 -- ping -c 1 -W 2 192.168.1.2 > /dev/null 2>&1; }
+wait_for 30 reach1 || fail "vm0 lost vm1 after its vmm was replaced: $("$VQNET" status "$LAB")"
+"$VQNET" status "$LAB" | grep -Eq "^vm1 .*restarted 1x" || fail "status text: $("$VQNET" status "$LAB")"
+ok "a killed vmm of a VM is replaced, its QEMU reconnects, vm1 reachable again"
 
 pids="$(lab_pids "$LAB") $(js '.nodes[].vm.qemu.pid // empty')"
 "$VQNET" down "$LAB"
