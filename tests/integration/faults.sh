@@ -8,7 +8,8 @@
 #   partition / heal, link down / up, stop / start: traffic stops, comes back
 #   kill -9 of a vmm during a 200 MB iperf3: the transfer completes; the gap
 #             (the vmm's death to its successor's readiness) is printed
-#   a scenario's timeline: each event fires on time, and acts
+#   a scenario's timeline: each event fires on time, and acts; and
+#             examples/faults.vqnet runs
 #   bad impairments: file:line at up, a clear error at run time, no change
 # and nothing left after down.
 . "$(dirname "$0")/lib.sh"
@@ -208,6 +209,16 @@ within "${loss0:-x}" 25 55 || fail "vm0's pings through a 2 s partition: ${loss0
 within "${loss1:-x}" 0 5 || fail "vm1's pings to vm2 (same side): ${loss1:-?}% lost"
 ok "timeline: partition at +${t1}s, heal at +${t2}s; vm0 lost $loss0% of its pings, vm1 $loss1%"
 
+# examples/faults.vqnet, the lab the README shows: its scenarios pass and
+# its partition fires and heals while the client runs
+EX=ex$$
+LABS+=("$EX")
+"$VQNET" run "$(lab_from faults "$EX")" > "$TMP/ex.out" 2>&1 || fail "examples/faults.vqnet: $(tail -20 "$TMP/ex.out")"
+grep -q "^Finished running all scenarios" "$TMP/ex.out" &&
+	grep -q "^\[+1\.[0-9]*s\] partition-and-heal: partition vm0 / vm1 vm2" "$TMP/ex.out" &&
+	grep -q "^\[+3\.[0-9]*s\] partition-and-heal: heal" "$TMP/ex.out" || fail "examples/faults.vqnet: $(cat "$TMP/ex.out")"
+ok "examples/faults.vqnet runs, its partition at 1 s and heal at 3 s"
+
 # --- bad impairments ----------------------------------------------------------
 BAD=bad$$
 sed "s/^name *=.*/name = $BAD/" "$SRC/examples/zmq_samples.vqnet" > "$TMP/bad.vqnet"
@@ -244,4 +255,5 @@ pids=$(lab_pids "$LAB")
 "$VQNET" down "$LAB" > /dev/null
 expect_gone "$LAB" $pids
 expect_gone "$TL"
+expect_gone "$EX"
 ok "nothing left after down"
