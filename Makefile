@@ -49,6 +49,7 @@ bench: build
 	$(RELEASE)/bench/vq_ring_bench
 	bench/fabrics.sh $(RELEASE)
 	bench/filter.sh $(RELEASE)
+	bench/faults.sh $(RELEASE)
 
 bench-vm: image
 	bench/vm.sh $(RELEASE)

@@ -166,7 +166,7 @@ int lab_state_read(const char *lab, struct lab_state *st)
 				}
 				st->netns = p;
 			}
-			snprintf(st->netns[st->n_netns++], sizeof(st->netns[0]), "%s", word);
+			snprintf(st->netns[st->n_netns++], sizeof(st->netns[0]), "%s.%s", l, g);
 		}
 	}
 	fclose(f);

@@ -22,7 +22,7 @@
 /* The vmm closes the memfd once mapped: reach it through its mapping. */
 static int open_stats(int pid)
 {
-	char path[128], line[512];
+	char path[640], line[512];
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	FILE *f = fopen(path, "re");
 	int fd = -1;
