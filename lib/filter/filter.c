@@ -26,6 +26,7 @@ struct flt {
 	enum flt_verdict policy;
 	bool stateful;
 	struct flt_counter allowed, dropped, policy_c, malformed, ct_hit;
+	int by;                  /* what decided the last frame (flt_decided_by) */
 	struct ct ct;
 };
 
@@ -121,11 +122,13 @@ enum flt_verdict flt_decide(struct flt *f, const uint8_t *frame, size_t len,
 		return FLT_DROP;
 	if (flt_parse(frame, len, &p) != 0) {
 		count(&f->malformed, len);
+		f->by = FLT_BY_MALFORMED;
 		return verdict(f, FLT_DROP, len);
 	}
 	if (f->stateful) {
 		ct_expire(&f->ct, now_ns, CT_EXPIRE_BUDGET);
 		if (ct_reply(&f->ct, &p, now_ns)) {
+			f->by = FLT_BY_STATE;
 			count(&f->ct_hit, len);
 			return verdict(f, FLT_ALLOW, len);
 		}
@@ -135,12 +138,19 @@ enum flt_verdict flt_decide(struct flt *f, const uint8_t *frame, size_t len,
 		if (!rule_match_need(&s->r, s->need, &p))
 			continue;
 		count(&s->c, len);
+		f->by = (int)i;
 		if (s->r.action == FLT_ALLOW && f->stateful)
 			ct_forward(&f->ct, &p, now_ns);
 		return verdict(f, s->r.action, len);
 	}
 	count(&f->policy_c, len);
+	f->by = FLT_BY_POLICY;
 	return verdict(f, f->policy, len);
+}
+
+int flt_decided_by(const struct flt *f)
+{
+	return f ? f->by : FLT_BY_POLICY;
 }
 
 void flt_stats(const struct flt *f, struct flt_stats *out)

@@ -250,6 +250,11 @@ void flt_free(struct flt *f);
 enum flt_verdict flt_decide(struct flt *f, const uint8_t *frame, size_t len,
 			    uint64_t now_ns);
 
+/* What decided the last frame flt_decide() saw: the number of the rule
+ * that matched (from 0), or one of these. */
+enum { FLT_BY_POLICY = -1, FLT_BY_MALFORMED = -2, FLT_BY_STATE = -3 };
+int flt_decided_by(const struct flt *f);
+
 struct flt_counter {
 	uint64_t frames;
 	uint64_t bytes;

@@ -139,7 +139,8 @@ static inline struct vmm_counter *vmm_stats_rule(struct vmm_stats *s, unsigned n
  * The vmm checks every field anyway.
  */
 #define VMM_CTL_MAGIC 0x4c54434du /* "MCTL" */
-enum { VMM_CTL_IMPAIR = 1, VMM_CTL_DOWN = 2 };
+enum { VMM_CTL_IMPAIR = 1, VMM_CTL_DOWN = 2,
+       VMM_CTL_CAPTURE = 3 /* follow what the capture region says now (lib/capture) */ };
 
 struct vmm_ctl {
 	uint32_t magic;

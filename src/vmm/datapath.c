@@ -143,10 +143,12 @@ static void port_gone(struct vmm *m, struct iface *ifc, int err)
  * port that is gone or refuses it drops it (counted); one that is full
  * (a guest with no RX buffers: a TAP never is) says so, -EAGAIN, and the
  * frame is held as for a full link. */
-static int to_guest(struct iface *ifc, const uint8_t *f, size_t len)
+static int to_guest(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len)
 {
 	int err = port_open(&ifc->port) ? ifc->port.ops->send(&ifc->port, f, len) : -ENODEV;
 	if (err == 0) {
+		if (ifc->cap)
+			vmm_capture(m, ifc->cap - 1, CAP_IN, 0, f, len);
 		ADD(ifc->st->to_guest_frames, 1);
 		ADD(ifc->st->to_guest_bytes, len - VSW_VNET_HDR);
 	} else if (err != -EAGAIN) {
@@ -193,6 +195,8 @@ int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len)
 		return err;
 	}
 	l->dirty = true;
+	if (l->cap)
+		vmm_capture(m, l->cap - 1, CAP_OUT, 0, f, len);
 	ADD(l->st->tx_frames, 1);
 	ADD(l->st->tx_bytes, len);
 	return 0;
@@ -206,7 +210,7 @@ static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
 {
 	uint64_t full = 0;
 	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
-		if (to_guest(ifc, f, len) == -EAGAIN)
+		if (to_guest(m, ifc, f, len) == -EAGAIN)
 			full |= VSW_PORT_BIT(VSW_LOCAL);
 		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
 	}
@@ -280,6 +284,8 @@ static void pump_port(struct vmm *m, struct iface *ifc)
 		}
 		ADD(ifc->st->from_guest_frames, 1);
 		ADD(ifc->st->from_guest_bytes, (uint64_t)r - VSW_VNET_HDR);
+		if (ifc->cap)
+			vmm_capture(m, ifc->cap - 1, CAP_OUT, 0, m->buf, (size_t)r);
 		/* the guest wrote the header: whoever takes the frame off the link
 		 * checks it (vsw_vnet_ok) before a kernel sees it */
 		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
@@ -333,8 +339,14 @@ static void pump_link(struct vmm *m, struct link *l)
 		size_t eth_len = len - VSW_VNET_HDR;
 		uint64_t ports = vsw_forward(&ifc->sw, l->port, eth, eth_len);
 		/* a filter decides on the private copy, which is what it sends */
-		if (ports && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW)
+		bool dropped = false;
+		if (ports && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW) {
 			ports = 0;
+			dropped = true;
+		}
+		if (l->cap)
+			vmm_capture(m, l->cap - 1, CAP_IN | (dropped ? CAP_DROPPED : 0),
+				    dropped ? flt_decided_by(m->flt) : 0, m->buf, len);
 		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
 		/* stop taking from this link until the frame is out */
 		if (full && worth_holding(ifc, ports, full))

@@ -157,6 +157,10 @@ void vmm_ctl_read(struct vmm *m)
 	struct vmm_ctl c;
 	ssize_t r;
 	while ((r = read(m->ctl_fd, &c, sizeof(c))) == (ssize_t)sizeof(c)) {
+		if (c.magic == VMM_CTL_MAGIC && c.type == VMM_CTL_CAPTURE) {
+			vmm_capture_ctl(m);
+			continue;
+		}
 		struct link *l = link_by_index(m, c.link);
 		if (c.magic != VMM_CTL_MAGIC || !l) {
 			fprintf(stderr, "%s: %s: a control message for no link of ours\n", vmm_prog,

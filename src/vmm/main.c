@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "sys.h"
 #include "vmm.h"
 
 const char *vmm_prog = "vqnet-vmm";
@@ -74,7 +75,7 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: %s --supervisor PID --uid UID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
 		"          [--netns NAME | --vhost IFACE=FD ... | --rules-fd FD]\n"
-		"          [--link INDEX=MEMFD,BELL,PEERBELL ...] [--ctl-fd FD] [--seed N]\n"
+		"          [--link INDEX=MEMFD,BELL,PEERBELL ...] [--ctl-fd FD] [--capture-fd FD] [--seed N]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
 		"between its guest ports (TAP devices of a namespace guest in namespace\n"
 		"NAME, or the vhost-user virtio-net devices of a QEMU guest, served on\n"
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 	const char *node = NULL, *netns = NULL;
 	int lab_fd = -1, stats_fd = -1, rules_fd = -1, supervisor = -1;
 	long uid = -1;
-	int ctl_fd = -1;
+	int ctl_fd = -1, cap_fd = -1;
 	unsigned long long seed = 0;
 	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
 	static struct vhost_arg va[LAB_MAX_IFACES];
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
 			supervisor = *end || pid <= 1 || pid > INT32_MAX ? -1 : (int)pid;
 		} else if (!strcmp(a, "--ctl-fd")) {
 			ctl_fd = parse_fd(v);
+		} else if (!strcmp(a, "--capture-fd")) {
+			cap_fd = parse_fd(v);
 		} else if (!strcmp(a, "--seed")) {
 			char *end;
 			errno = 0;
@@ -170,6 +173,15 @@ int main(int argc, char **argv)
 	m.ctl_fd = ctl_fd;
 	m.seed = seed;
 	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
+	if (cap_fd >= 0) {
+		/* the capture region: idle until the supervisor says otherwise */
+		size_t len;
+		int err;
+		m.cap = sys_map_sealed(cap_fd, &len, &err);
+		if (!m.cap || len < sizeof(*m.cap))
+			vmm_fail("capture region: %s", m.cap ? "too small" : strerror(-err));
+		close(cap_fd);
+	}
 	vmm_sandbox(&m, supervisor, (uid_t)uid, ready_fd);
 	if (write(ready_fd, "ok\n", 3) != 3)
 		vmm_fail("cannot report ready");

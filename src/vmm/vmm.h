@@ -25,6 +25,7 @@
 #include "vmm_stats.h"
 #include "vswitch.h"
 #include "impair.h"
+#include "capture.h"
 
 struct flt;
 
@@ -151,6 +152,7 @@ struct link {
 	bool down;           /* cut by the supervisor: frames for it are dropped */
 	struct imp_dir imp;  /* the impairments of the frames we send on it */
 	struct imp_queue q;  /* ... and the frames they hold back (cookies: buffers) */
+	uint16_t cap;        /* captured: its pcapng interface + 1; 0: not */
 	struct vmm_link_stats *st;
 };
 
@@ -161,6 +163,7 @@ struct iface {
 	struct link *link[VSW_LINKS];   /* by switch port */
 	struct pending pend; /* a guest frame waiting for full links */
 	bool resumed;        /* its frame went: read the port again now */
+	uint16_t cap;        /* captured: its pcapng interface + 1; 0: not */
 	struct vmm_if_stats *st;
 };
 
@@ -182,6 +185,8 @@ struct vmm {
 	int timer_fd;        /* wakes us for impaired links' delayed frames */
 	uint64_t armed;      /* when timer_fd is set to fire, UINT64_MAX: not set */
 	uint64_t seed;       /* the lab's: every link direction's derives from it */
+	struct cap_region *cap;       /* the capture region, NULL: none */
+	struct cap_session *capses;   /* the capture we follow (allocated at the first) */
 	uint8_t buf[VQ_FRAME_MAX + 1];
 };
 
@@ -226,6 +231,12 @@ void link_impair_init(struct vmm *m, struct link *l);
 void link_send_impaired(struct vmm *m, struct link *l, const uint8_t *f, size_t len, uint64_t now);
 void links_flush_due(struct vmm *m, uint64_t now);
 void vmm_ctl_read(struct vmm *m);
+
+/* capture.c: follow the session the capture region describes (the
+ * supervisor said VMM_CTL_CAPTURE); copy one link frame f for point id */
+void vmm_capture_ctl(struct vmm *m);
+void vmm_capture(struct vmm *m, uint16_t id, unsigned flags, int32_t rule, const uint8_t *f,
+		 size_t len);
 /* The datapath's part in it: send f on l now (0, -VQ_ENOSPC, or it is
  * dropped and counted), and the link's fate on a peer error. */
 int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len);
