@@ -50,6 +50,7 @@ bench: build
 	bench/fabrics.sh $(RELEASE)
 	bench/filter.sh $(RELEASE)
 	bench/faults.sh $(RELEASE)
+	bench/capture.sh $(RELEASE)
 
 bench-vm: image
 	bench/vm.sh $(RELEASE)

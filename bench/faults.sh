@@ -31,34 +31,18 @@ UDPSEQ=$(cd "$BUILD" && pwd)/tools/vqnet-udpseq
 TOP="cpus: $(nproc) (vmms and guests' programs share them, unpinned)"
 
 # ---- the base build: the tree at BASE, built once and kept --------------------
-OLDB=$SRC/build/bench-base-$BASE
-if [ ! -x "$OLDB/bin/vqnet" ]; then
-	echo "building $BASE into $OLDB (once)..."
-	rm -rf "$OLDB.src"
-	mkdir -p "$OLDB.src"
-	git -C "$SRC" archive "$BASE" | tar -x -C "$OLDB.src"
-	cmake -S "$OLDB.src" -B "$OLDB" -DCMAKE_BUILD_TYPE=Release > /dev/null
-	cmake --build "$OLDB" -j "$(nproc)" --target vqnet vqnet-vmm > /dev/null 2>&1
-	rm -rf "$OLDB.src"
-fi
-OLDVQ=$OLDB/bin/vqnet
-OLD_LABS=()
-trap 'for l in "${OLD_LABS[@]}"; do "$OLDVQ" down "$l" >/dev/null 2>&1 || true; done; cleanup' EXIT
+BASE_VQNET=$(base_build "$BASE")/vqnet
 
 guests() {
 	printf '[lab]\nname = %s\n[vm a]\nip = %s/24\n[vm b]\nip = %s/24\n[topology lan]\na = b\nb = a\n' \
 		"$1" "$A_IP" "$B_IP"
 }
 guests "${ID}old" > "$TMP/old.vqnet"
-OLD_LABS+=("${ID}old")
-"$OLDVQ" up "$TMP/old.vqnet" > /dev/null
-NS_A[old]=${ID}old.a NS_B[old]=${ID}old.b
+base_lab old "$TMP/old.vqnet"
 guests "${ID}new" > "$TMP/new.vqnet"
 vqnet_lab new "$TMP/new.vqnet"
-NS_A[new]=${ID}new.a NS_B[new]=${ID}new.b
 { guests "${ID}imp"; printf '[link a b]\nloss = 0.000001%%\n'; } > "$TMP/imp.vqnet"
 vqnet_lab imp "$TMP/imp.vqnet"
-NS_A[imp]=${ID}imp.a NS_B[imp]=${ID}imp.b
 FABRICS="old new imp"
 check_all
 

@@ -28,8 +28,10 @@ declare -A NS_A NS_B R
 A_IP=10.77.0.1
 B_IP=10.77.0.2
 
+BASE_LABS=()
 cleanup() {
 	for l in "${LABS[@]}"; do "$VQNET" down "$l" >/dev/null 2>&1 || true; done
+	for l in "${BASE_LABS[@]}"; do "$BASE_VQNET" down "$l" >/dev/null 2>&1 || true; done
 	for f in "$TMP"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
 	for n in "${NS[@]}"; do
 		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null || true
@@ -44,7 +46,7 @@ trap 'exit 130' INT TERM
 vqnet_lab() {
 	LABS+=("$ID$1")
 	"$VQNET" up "$2" >/dev/null
-	NS_A[$1]=$ID$1-a NS_B[$1]=$ID$1-b
+	NS_A[$1]=$ID$1.a NS_B[$1]=$ID$1.b   # namespaces are LAB.GUEST
 }
 
 check_all() {
@@ -113,4 +115,32 @@ ratio() {
 	awk -v k="$1" -v a="$2" -v b="$3" 'BEGIN {
 		if (a == "" || b == "" || a == 0 || b == 0) { print "n/a"; exit }
 		printf "%.2fx", k == "lat" ? b / a : a / b }'
+}
+
+# base_build COMMIT: the vqnet of an older commit, built once (release) into
+# build/bench-base-COMMIT and kept; prints its bin directory.  For benchmarks
+# that compare a change with the tree before it, in the same run.
+base_build() {
+	local src out
+	src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	out=$src/build/bench-base-$1
+	if [ ! -x "$out/bin/vqnet" ]; then
+		echo "building $1 into $out (once)..." >&2
+		rm -rf "$out.src"
+		mkdir -p "$out.src"
+		git -C "$src" archive "$1" | tar -x -C "$out.src"
+		cmake -S "$out.src" -B "$out" -DCMAKE_BUILD_TYPE=Release > /dev/null &&
+			cmake --build "$out" -j "$(nproc)" --target vqnet vqnet-vmm > /dev/null 2>&1 ||
+			{ echo "$ME: cannot build $1" >&2; rm -rf "$out.src"; return 1; }
+		rm -rf "$out.src"
+	fi
+	echo "$out/bin"
+}
+
+# base_lab NAME FILE: vqnet_lab with the base build's vqnet ($BASE_VQNET,
+# from base_build), taken down by that vqnet on exit
+base_lab() {
+	BASE_LABS+=("$ID$1")
+	"$BASE_VQNET" up "$2" >/dev/null
+	NS_A[$1]=$ID$1.a NS_B[$1]=$ID$1.b
 }

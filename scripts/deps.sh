@@ -5,8 +5,9 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libinih-dev libcmocka-dev libpcap-dev libjansson-dev libseccomp-dev
-      iproute2 iputils-ping iperf3 vde2 socat tcpdump procps jq
-      qemu-system-x86 busybox-static cpio"
+      iproute2 iputils-ping iperf3 vde2 socat tcpdump procps jq linux-perf valgrind
+      qemu-system-x86 busybox-static cpio
+      graphviz librsvg2-bin libxml2-utils netpbm tshark"
 
 missing=""
 for p in $PKGS; do

@@ -42,7 +42,9 @@ int cmd_usage(const char *name);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_supervise(int argc, char **argv);
@@ -52,5 +54,7 @@ int cmd_partition(int argc, char **argv);
 int cmd_heal(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_start(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
 
 #endif

@@ -40,12 +40,9 @@ static ssize_t recv_some(int s, char *buf, size_t len, int *fd)
 	return r;
 }
 
-int ctl_request(const char *lab, const char *request, char **reply, int *fd, int timeout_ms)
+int ctl_open(const char *lab, const char *request)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	*reply = NULL;
-	if (fd)
-		*fd = -1;
 	if (!lab_name_ok(lab) || lab_path(sa.sun_path, sizeof(sa.sun_path), lab, ".sock"))
 		return -EINVAL;
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -63,6 +60,17 @@ int ctl_request(const char *lab, const char *request, char **reply, int *fd, int
 		close(s);
 		return err;
 	}
+	return s;
+}
+
+int ctl_request(const char *lab, const char *request, char **reply, int *fd, int timeout_ms)
+{
+	*reply = NULL;
+	if (fd)
+		*fd = -1;
+	int s = ctl_open(lab, request);
+	if (s < 0)
+		return s;
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap);
 	uint64_t deadline = sys_now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -111,3 +119,4 @@ int ctl_request(const char *lab, const char *request, char **reply, int *fd, int
 	*reply = buf;
 	return 0;
 }
+

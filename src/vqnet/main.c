@@ -31,7 +31,37 @@ static const struct command {
 	  "starting, stopping, not answering, dead).  --json: one object per lab\n"
 	  "(an array without LAB); the schema is docs/status.md.  With LAB, exit\n"
 	  "status 3 when it does not exist, 1 when it is not up and answering.\n" },
+	{ "stats", cmd_stats, "LAB [--watch [SECONDS]] [--json]",
+	  "frames, bits and drops per second, per interface and link end",
+	  "Takes the lab's counters twice, an interval apart (1 s, or SECONDS),\n"
+	  "and prints what moved per second in between, divided by the time that\n"
+	  "really passed: per interface (from and to its guest, drops by cause)\n"
+	  "and per link end (sent, received, drops by cause, impairments' drops).\n"
+	  "A link end counts each frame's 12-byte virtio-net header; a\n"
+	  "segmentation-offload frame counts once, however many segments.  Where\n"
+	  "a vmm was replaced (its counters start over) the interval's rates are\n"
+	  "unknown ('?', restarted), never negative.\n"
+	  "--watch [SECONDS]: again every SECONDS (0.1 to 3600, default 1), redrawn\n"
+	  "in place on a terminal, one table after another otherwise; Ctrl-C,\n"
+	  "SIGTERM, SIGHUP or a closed output pipe end it, exit 0 (without\n"
+	  "--watch a signal interrupts it: 128+N).\n"
+	  "--json: one object a line per interval; the schema is docs/status.md.\n"
+	  "Exit status 3 when the lab is not up, or goes down meanwhile; 1 when\n"
+	  "its supervisor does not answer.\n" },
 	{ "list", cmd_list, "[--json]", "list the labs and their state", NULL },
+	{ "events", cmd_events, "LAB [--json]", "what happens to a lab, as it happens",
+	  "The lab's recent events first (its supervisor keeps the last 256),\n"
+	  "then each new one: a vmm that died and was restarted or backs off, a\n"
+	  "link that stalled, went full, broke, resets or recovered, a port that\n"
+	  "changed, a guest or VM agent ready, a fault applied (impair, link,\n"
+	  "partition, heal, stop, start), a scenario of 'vqnet run' started or\n"
+	  "ended, the lab going down.  A line each: local time, the node or link\n"
+	  "(else the lab), what happened.  --json: the events as JSON, one object\n"
+	  "a line (docs/status.md).  A reader too slow for them is told how many\n"
+	  "it lost.  Ends when the lab goes down (exit 0); Ctrl-C, SIGTERM, SIGHUP\n"
+	  "or a closed output pipe end it (128 + the signal); exit 1 if the\n"
+	  "supervisor dies, 3 if the lab is not up.  'vqnet status' shows the\n"
+	  "last 5.\n" },
 	{ "exec", cmd_exec, "LAB GUEST [--] CMD [ARG...]", "run a command inside a guest",
 	  "Runs CMD in GUEST's network, PID and mount namespaces (its own /proc\n"
 	  "and /sys), passing stdin, stdout, stderr and the exit status through.\n"
@@ -52,6 +82,28 @@ static const struct command {
 	{ "heal", cmd_heal, "LAB", "undo partitions, link downs and stops (impairments stay)", NULL },
 	{ "stop", cmd_stop, "LAB GUEST", "cut a guest off from every link", NULL },
 	{ "start", cmd_start, "LAB GUEST", "connect a stopped guest again", NULL },
+	{ "capture", cmd_capture, "LAB [WHAT...] [-w FILE|-] [-c COUNT] [-s SNAPLEN] [FILTER...]",
+	  "capture frames to pcapng",
+	  "WHAT is a guest (its interfaces), GUEST.IFACE, a link A-B (seen from\n"
+	  "A) or a filter node (its links, with the frames it dropped marked by\n"
+	  "a comment naming the rule); none: every guest interface and filter.\n"
+	  "FILTER is a BPF expression (pcap-filter(7)), applied in the datapath\n"
+	  "before anything is copied; '--' ends the WHATs.  pcapng with an\n"
+	  "interface per point, nanosecond timestamps, each frame's direction.\n"
+	  "-w - writes to stdout (| tshark -r -); stdout may not be a terminal.\n"
+	  "A slow reader loses frames, counted (stderr, the file), never the\n"
+	  "datapath's.  Ends on Ctrl-C, -c COUNT frames, or the lab's end.\n" },
+	{ "graph", cmd_graph, "FILE|LAB [-o OUT.svg|OUT.png|OUT.dot]", "draw a lab with graphviz",
+	  "Guests (namespace or QEMU), their interfaces and topologies, filters\n"
+	  "and links.  Of a LAB that is up, live: each link's state (dead,\n"
+	  "stalled, down and impaired links each look their own way, cut ones\n"
+	  "dashed grey with the reason), impairments and frames and bytes each\n"
+	  "way, each vmm's state; a legend says what each look means.  A FILE is\n"
+	  "checked first (file:line, exit 2) and drawn as written; it needs no\n"
+	  "root.  An argument with a '/' or a '.' is a FILE (lab names have\n"
+	  "neither).  Without -o, the DOT text on standard output; -o OUT: the\n"
+	  "format its name ends in (.svg, .png, .dot or .gv), drawn by graphviz's\n"
+	  "dot, written whole or not at all.\n" },
 	{ "help", NULL, "[COMMAND]", "this text, or a command's", NULL },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -134,7 +186,9 @@ int main(int argc, char **argv)
 	/* every command but help works on namespaces and /run/vqnet (0700):
 	 * say so plainly rather than fail on a permission later */
 	bool help = argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
-	if (!help && geteuid() != 0) {
+	/* (graph of a lab file reads only the file; graph.c asks for root
+	 * itself when it draws a lab that is up) */
+	if (!help && geteuid() != 0 && c->fn != cmd_graph) {
 		err_msg("%s needs root: it works on network namespaces and /run/vqnet", name);
 		return EXIT_NOT_ROOT;
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "table.h"
 
@@ -385,4 +386,34 @@ void report_status(FILE *f, json_t *st)
 	json_array_foreach(nodes, i, n)
 		if (!strcmp(js(n, "kind", ""), "filter"))
 			filter_text(f, n);
+	json_t *events = json_object_get(st, "events");
+	if (json_array_size(events)) {
+		fprintf(f, "\nEVENTS (the last %zu; 'vqnet events %s' for more, as they happen)\n",
+			json_array_size(events), lab);
+		json_array_foreach(events, i, n)
+			report_event(f, n, lab);
+	}
+}
+
+void report_event(FILE *f, json_t *ev, const char *lab)
+{
+	char when[32] = "--:--:--.---", who[2 * 40 + 2];
+	json_t *ms = json_object_get(ev, "wall_ms"), *link = json_object_get(ev, "link");
+	if (json_is_integer(ms) && json_integer_value(ms) >= 0) {
+		long long v = (long long)json_integer_value(ms);
+		time_t t = (time_t)(v / 1000);
+		struct tm tm;
+		char hms[16];
+		if (localtime_r(&t, &tm) && strftime(hms, sizeof(hms), "%H:%M:%S", &tm))
+			snprintf(when, sizeof(when), "%s.%03lld", hms, v % 1000);
+	}
+	if (json_is_object(link))
+		snprintf(who, sizeof(who), "%.40s-%.40s", js(link, "a", "?"), js(link, "b", "?"));
+	else
+		snprintf(who, sizeof(who), "%.40s", js(ev, "node", lab));
+	fprintf(f, "%s %s ", when, who);
+	/* the supervisor's text, and nothing a terminal would act on */
+	for (const char *p = js(ev, "text", js(ev, "kind", "?")); *p; p++)
+		fputc(*p >= 0x20 && *p < 0x7f ? *p : '?', f);
+	fputc('\n', f);
 }

@@ -20,6 +20,9 @@ json_t *lab_status(const char *lab, struct lab_probe *p);
 void report_up(FILE *f, const char *status_json);
 /* What `vqnet status LAB` prints. */
 void report_status(FILE *f, json_t *status);
+/* One event (docs/status.md) of lab as a line: local time, the node or
+ * link it concerns (else the lab), its text. */
+void report_event(FILE *f, json_t *event, const char *lab);
 
 /* JSON helpers that never fail on a missing or mistyped member. */
 const char *js(json_t *o, const char *key, const char *dflt);

@@ -351,6 +351,16 @@ static void fire(const struct run *r, const struct lab_scenario *sc, const struc
 	fflush(stdout);
 }
 
+/* Tell the supervisor a scenario started or ended, for the lab's events
+ * (`vqnet events`); one that does not answer does not hold the run up. */
+static void note(const struct run *r, const struct lab_scenario *sc, bool across, const char *what)
+{
+	char req[CTL_REQUEST_MAX], *reply = NULL;
+	snprintf(req, sizeof(req), "note scenario %s %s %s", sc->name, across ? "across" : "one-vm", what);
+	if (ctl_request(r->lab->name, req, &reply, NULL, 2000) == 0)
+		free(reply);
+}
+
 static void undo_timeline(const struct run *r)
 {
 	char *argv[] = { "reset" };
@@ -375,6 +385,7 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 
 	printf("--- %s (%s)\n", sc->name, across ? "across guests" : "one vm");
 	fflush(stdout);
+	note(r, sc, across, "started");
 	uint64_t t0 = sys_now_ns(), deadline = t0 + sc->timeout_s * 1000000000ull;
 	for (unsigned i = 0; i < sc->n_programs && !rc; i++) {
 		struct prog *p = &ps[i];
@@ -461,6 +472,7 @@ static int run_scenario(struct run *r, unsigned si, bool across)
 	/* what the timeline changed does not outlive its scenario */
 	if (next_event)
 		undo_timeline(r);
+	note(r, sc, across, !rc ? "ended passed" : rc == -EINTR ? "ended interrupted" : "ended failed");
 	for (unsigned i = 0; i < sc->n_programs; i++)
 		if (ps[i].fd >= 0) {
 			drain(&ps[i], o);

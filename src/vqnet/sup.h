@@ -15,6 +15,8 @@
  *   sup_ctl.c      the control socket: many clients, each with a deadline
  *   sup_status.c   the lab's status as JSON (jansson)
  *   sup_heal.c     a vmm that dies is replaced (with back-off)
+ *   sup_events.c   the ring of recent events, and the streams of them
+ *   sup_watch.c    link and port states, sampled from the vmms' stats
  *   sup_down.c     teardown
  */
 #ifndef VQNET_SUP_H
@@ -57,6 +59,9 @@ struct sup_node {
 	int ready;            /* read end of its ready pipe, until it reports */
 	int rules_fd;         /* filters with a rules file: its text */
 	int ctl_fd;           /* write end of its vmm's control pipe, -1 when none */
+	int cap_fd;           /* its capture region (lib/capture), -1 when none */
+	struct cap_region *cap;
+	size_t cap_len;
 	struct lab_rule *file_rules;
 	unsigned n_file_rules;
 	const struct lab_rule **rules;   /* filters: the rules in force, in order */
@@ -80,6 +85,19 @@ struct sup_flink {
 int sup_faults_init(char *msg, size_t len);
 char *sup_fault_request(const char *args);
 void sup_faults_tell(unsigned node);
+/* Write one message on node's control pipe (not when its vmm is gone: it
+ * is told again when it restarts). */
+void sup_vmm_ctl(unsigned node, const struct vmm_ctl *c);
+
+/* Capture (sup_capture.c): node idx's region (at its start), a `capture`
+ * request (true: the session took the connection fd), a session's
+ * connection readable (its end), a restarted vmm told again, all ended. */
+int sup_capture_init(unsigned idx, char *msg, size_t len);
+bool sup_capture_request(int fd, char *args, char **reply);
+void sup_capture_event(unsigned session);
+void sup_capture_tell(unsigned idx);
+bool sup_capture_active(unsigned idx);
+void sup_capture_teardown(void);
 
 /* A QEMU guest: its QEMU, its agentd, the sockets of its NICs. */
 struct sup_vm {
@@ -116,6 +134,7 @@ struct sup {
 	unsigned *group;      /* per node: its partition group, 0 = none */
 	bool *stopped;        /* per node: `vqnet stop` cut it off */
 	time_t started;
+	uint64_t wakeups;     /* turns of the main loop: an idle lab's are few */
 };
 
 extern struct sup S;
@@ -175,8 +194,47 @@ void sup_ctl_expire(void);
 /* The lab's status as a JSON text (malloc'd; NULL when out of memory). */
 char *sup_status_json(void);
 
+/* Events (sup_events.c): a ring of the last SUP_EVENTS_MAX, streamed to
+ * `events` clients (docs/status.md has the object).  sup_event records
+ * one: its kind, the node and link it concerns (-1: none), members of its
+ * kind (extra: an object, its reference taken; NULL: none) and a line of
+ * text (anything but printable ASCII in it becomes '?').  A stream: take
+ * the connection fd (0; -EBUSY when SUP_STREAMS_MAX are open), its epoll
+ * event, how many are open.  The last n as a JSON array.  A note from a
+ * client (`note ARGS`, untrusted): the reply.  The lab going down: why,
+ * then the end ("lab_down" to every stream, which then closes). */
+#define SUP_EVENTS_MAX 256
+#define SUP_STREAMS_MAX 8
+#define SUP_EVENT_TEXT_MAX 240
+struct json_t;
+__attribute__((format(printf, 5, 6)))
+void sup_event(const char *kind, int node, int link, struct json_t *extra, const char *fmt, ...);
+int sup_events_stream(int fd);
+void sup_events_io(unsigned stream, uint32_t events);
+unsigned sup_events_streams(void);
+struct json_t *sup_events_json(unsigned last);
+char *sup_events_note(const char *args);
+void sup_events_stopping(const char *why);
+void sup_events_end(void);
+/* Copy src to dst (len bytes with its NUL), each byte not printable
+ * ASCII as '?': for text from a vmm, an agent or a client. */
+void sup_printable(char *dst, size_t len, const char *src);
+
+/* Link and port states as the vmms write them, sampled for events
+ * (sup_watch.c): from the states at up; ms until the next sample (-1:
+ * none); sample if due. */
+int sup_watch_init(char *msg, size_t len);
+int sup_watch_timeout(void);
+void sup_watch_due(void);
+
+/* After bring-up, hear each VM's agentd say "ready" or "lost" (sup_vm.c),
+ * and handle it saying so. */
+void sup_vm_watch(void);
+void sup_vm_agent_event(unsigned idx);
+
 /* epoll data: what an event is about */
-enum { SUP_EV_SIGNAL = 1, SUP_EV_LISTEN, SUP_EV_CONN, SUP_EV_READY };
+enum { SUP_EV_SIGNAL = 1, SUP_EV_LISTEN, SUP_EV_CONN, SUP_EV_READY, SUP_EV_CAPTURE,
+       SUP_EV_STREAM, SUP_EV_AGENT };
 #define SUP_EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
 
 #endif

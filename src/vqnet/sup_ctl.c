@@ -70,7 +70,8 @@ int sup_ctl_listen(char *msg, size_t len)
 
 static void conn_close(struct conn *c)
 {
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	if (c->pass_fd >= 0)
 		close(c->pass_fd);
 	free(c->out);
@@ -118,11 +119,46 @@ static char *guest_handle(struct conn *c, const char *name)
 	return c->pass_fd < 0 ? NULL : text_of("ok %s\n", n->netns);
 }
 
+/* "capture ...": a session takes the connection for its whole life */
+static void capture(struct conn *c)
+{
+	char *err = NULL;
+	epoll_ctl(S.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (sup_capture_request(c->fd, c->in + 8, &err)) {
+		c->fd = -1;   /* the session's now */
+		conn_close(c);
+		return;
+	}
+	if (watch(EPOLL_CTL_ADD, c->fd, EPOLLIN, SUP_EV(SUP_EV_CONN, c - conns)) < 0) {
+		free(err);
+		conn_close(c);
+		return;
+	}
+	reply(c, err);
+}
+
+/* "events": the connection becomes a stream of the lab's events
+ * (sup_events.c), which owns it from now on, free of any deadline */
+static void events(struct conn *c)
+{
+	int err = sup_events_stream(c->fd);
+	if (err == -EBUSY)
+		reply(c, text_of("error: %d event streams are open already, the most there may be\n",
+				 SUP_STREAMS_MAX));
+	else if (err)
+		reply(c, text_of("error: cannot stream events: %s\n", strerror(-err)));
+	else {
+		c->fd = -1;
+		conn_close(c);
+	}
+}
+
 static void request(struct conn *c)
 {
 	c->in[strcspn(c->in, "\r\n")] = 0;
 	if (!strcmp(c->in, "down")) {
 		sup_log("down requested");
+		sup_events_stopping("down requested");
 		sup_teardown();
 		/* answer only once everything is gone */
 		if (send(c->fd, "ok\n", 3, MSG_NOSIGNAL) < 0)
@@ -135,6 +171,12 @@ static void request(struct conn *c)
 		reply(c, sup_fault_request(c->in + 6));
 	else if (!strncmp(c->in, "guest ", 6))
 		reply(c, guest_handle(c, c->in + 6));
+	else if (!strncmp(c->in, "capture ", 8))
+		capture(c);
+	else if (!strcmp(c->in, "events"))
+		events(c);
+	else if (!strncmp(c->in, "note ", 5))
+		reply(c, sup_events_note(c->in + 5));
 	else
 		reply(c, text_of("error: unknown request \"%s\"\n", c->in));
 }

@@ -37,6 +37,7 @@ void sup_teardown(void)
 		return;
 	if (S.state.supervisor)
 		sup_set_phase("stopping");
+	sup_capture_teardown();
 	/* VMs first: their QEMUs stop while their devices still answer */
 	sup_vm_stop();
 	/* vmms first (through their pidfds: never a recycled pid), then
@@ -96,4 +97,6 @@ void sup_teardown(void)
 		lab_unlock(lab->name, S.lock_fd, true);
 	S.lock_fd = -1;
 	sup_log("lab %s is down", lab->name);
+	/* the streams hear it last, once it is true */
+	sup_events_end();
 }

@@ -9,12 +9,14 @@
  * (back to the lab file's impairments, nothing cut).
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "sup.h"
 
 int sup_faults_init(char *msg, size_t len)
@@ -41,7 +43,7 @@ int sup_faults_init(char *msg, size_t len)
 	return 0;
 }
 
-static void send_ctl(unsigned node, const struct vmm_ctl *c)
+void sup_vmm_ctl(unsigned node, const struct vmm_ctl *c)
 {
 	struct sup_node *n = &S.nodes[node];
 	if (n->ctl_fd < 0 || n->exited)
@@ -54,7 +56,7 @@ static void tell_impair(unsigned l, unsigned side)
 {
 	struct vmm_ctl c = { .magic = VMM_CTL_MAGIC, .type = VMM_CTL_IMPAIR, .link = l,
 			     .params = S.flinks[l].impair[side] };
-	send_ctl(S.lab->links[l].end[side].node, &c);
+	sup_vmm_ctl(S.lab->links[l].end[side].node, &c);
 }
 
 static void tell_down(unsigned l)
@@ -62,7 +64,7 @@ static void tell_down(unsigned l)
 	struct vmm_ctl c = { .magic = VMM_CTL_MAGIC, .type = VMM_CTL_DOWN, .link = l,
 			     .down = S.flinks[l].told_down };
 	for (int s = 0; s < 2; s++)
-		send_ctl(S.lab->links[l].end[s].node, &c);
+		sup_vmm_ctl(S.lab->links[l].end[s].node, &c);
 }
 
 /* Why link l is cut: NULL if it is not. */
@@ -173,6 +175,35 @@ static void reset(FILE *out)
 	apply(&heal, out, err, sizeof(err));
 }
 
+/* The event of a fault applied: the request, and what changed (the
+ * reply's lines, which we wrote from what lab_fault_parse accepted). */
+static void fault_event(char *const *argv, unsigned argc, const char *said)
+{
+	char req[CTL_REQUEST_MAX + 1] = "", clean[sizeof(req)], text[1024];
+	size_t n = 0;
+	for (unsigned i = 0; i < argc && n < sizeof(req) - 1; i++)
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "%s%s", i ? " " : "", argv[i]);
+	sup_printable(clean, sizeof(clean), req);
+	json_t *changes = json_array();
+	size_t t = (size_t)snprintf(text, sizeof(text), "%.160s:", clean);
+	unsigned lines = 0;
+	for (const char *l = said; l && *l; ) {
+		size_t k = strcspn(l, "\n");
+		if (k && lines++ < 32)
+			json_array_append_new(changes, json_stringn(l, k));
+		if (k && t < sizeof(text) - 1)
+			t += (size_t)snprintf(text + t, sizeof(text) - t, "%s %.*s", lines > 1 ? ";" : "",
+					      (int)k, l);
+		l += k + (l[k] == '\n');
+	}
+	if (t >= SUP_EVENT_TEXT_MAX - 1)
+		memcpy(text + SUP_EVENT_TEXT_MAX - 5, "...", 4);
+	char cmd[LAB_NAME_MAX + 1];
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(clean, " "), clean);
+	sup_event("fault", -1, -1, json_pack("{s:s,s:s,s:o}", "command", cmd, "request", clean,
+					    "changes", changes), "%s", text);
+}
+
 char *sup_fault_request(const char *args)
 {
 	char *copy = strdup(args), *argv[LAB_MAX_ARGS + 1], *text = NULL, *save = NULL;
@@ -188,6 +219,7 @@ char *sup_fault_request(const char *args)
 	argv[argc] = NULL;
 	char err[LAB_MSG_MAX] = "";
 	struct lab_fault f;
+	bool done = true;
 	if (argc == 1 && !strcmp(argv[0], "reset")) {
 		reset(out);
 	} else if (lab_fault_parse(S.lab, argv, argc, &f, err, sizeof(err)) ||
@@ -195,11 +227,14 @@ char *sup_fault_request(const char *args)
 		rewind(out);
 		fprintf(out, "error: %s\n", err[0] ? err : "out of memory");
 		lab_fault_free(&f);
+		done = false;
 	} else {
 		sup_log("fault: %s", args);
 		lab_fault_free(&f);
 	}
 	fclose(out);
+	if (done)
+		fault_event(argv, argc, text);
 	free(copy);
 	return text;
 }
@@ -216,7 +251,7 @@ void sup_faults_tell(unsigned node)
 			if (S.flinks[l].told_down) {
 				struct vmm_ctl c = { .magic = VMM_CTL_MAGIC, .type = VMM_CTL_DOWN,
 						     .link = l, .down = 1 };
-				send_ctl(node, &c);
+				sup_vmm_ctl(node, &c);
 			}
 		}
 }

@@ -19,6 +19,7 @@
  * last one died and when the next start is due.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -53,6 +54,9 @@ static void fresh_stats(unsigned idx)
 	n->stats->n_rules = n->n_rules;
 }
 
+/* Set while restart() reports a vmm it could not start as a death. */
+static const char *cannot_start;
+
 void sup_heal_died(unsigned idx)
 {
 	struct sup_node *n = &S.nodes[idx];
@@ -83,6 +87,23 @@ void sup_heal_died(unsigned idx)
 		sup_log("vmm of %s %s %.1f s after its start (%u in a row): next start in %.1f s",
 			name, n->last_exit, (double)(now - n->started_ns) / 1e9, n->crashes,
 			(double)wait / 1e9);
+	json_t *x = json_pack("{s:o,s:o,s:o,s:i,s:f}",
+			      "pid", cannot_start ? json_null() : json_integer(n->pid),
+			      "signal", !cannot_start && WIFSIGNALED(n->status)
+			      ? json_integer(WTERMSIG(n->status)) : json_null(),
+			      "exit_status", !cannot_start && WIFEXITED(n->status)
+			      ? json_integer(WEXITSTATUS(n->status)) : json_null(),
+			      "crashes_in_a_row", (int)n->crashes, "next_start_ms", (double)wait / 1e6);
+	if (cannot_start)
+		sup_event("vmm_died", (int)idx, -1, x, "cannot start a new vmm: %s; next start in %.1f s",
+			  cannot_start, (double)wait / 1e9);
+	else if (wait)
+		sup_event("vmm_died", (int)idx, -1, x, "vmm %s (pid %d) %.1f s after its start, %u in a row; "
+			  "next start in %.1f s", n->last_exit, (int)n->pid,
+			  (double)(now - n->started_ns) / 1e9, n->crashes, (double)wait / 1e9);
+	else
+		sup_event("vmm_died", (int)idx, -1, x, "vmm %s (pid %d); restarting it", n->last_exit,
+			  (int)n->pid);
 	sup_heal_due();
 }
 
@@ -100,7 +121,9 @@ static void restart(unsigned idx)
 		n->exited = true;
 		n->status = 0x100;   /* "exited with status 1" */
 		n->started_ns = sys_now_ns();
+		cannot_start = msg;
 		sup_heal_died(idx);
+		cannot_start = NULL;
 		return;
 	}
 	n->restarts++;
@@ -109,6 +132,7 @@ static void restart(unsigned idx)
 		sup_log("epoll: %s", strerror(errno));
 	/* buffered on its control pipe until its loop reads them */
 	sup_faults_tell(idx);
+	sup_capture_tell(idx);
 }
 
 void sup_heal_due(void)
@@ -148,10 +172,19 @@ void sup_heal_ready(unsigned idx)
 	uint64_t now = sys_now_ns();
 	n->ready_ns = now - n->started_ns;
 	n->gap_ns = now - n->died_ns;
-	if (strcmp(line, "ok"))
-		sup_log("restarted vmm of %s failed: %s", S.lab->nodes[idx].name,
-			r > 0 ? line : "it exited before it was ready");
-	else
+	if (strcmp(line, "ok")) {
+		char why[160];   /* the vmm's words: untrusted */
+		sup_printable(why, sizeof(why), r > 0 ? line : "it exited before it was ready");
+		sup_log("restarted vmm of %s failed: %s", S.lab->nodes[idx].name, why);
+		sup_event("vmm_failed", (int)idx, -1, json_pack("{s:i,s:s}", "pid", (int)n->pid, "error", why),
+			  "restarted vmm (pid %d) failed: %s", (int)n->pid, why);
+	} else {
 		sup_log("vmm of %s restarted (pid %d): ready %.1f ms after the last one died",
 			S.lab->nodes[idx].name, (int)n->pid, (double)n->gap_ns / 1e6);
+		sup_event("vmm_restarted", (int)idx, -1,
+			  json_pack("{s:i,s:f,s:i}", "pid", (int)n->pid, "gap_ms", (double)n->gap_ns / 1e6,
+				    "restarts", (int)n->restarts),
+			  "vmm %s; restarted (pid %d) in %.1f ms", n->last_exit, (int)n->pid,
+			  (double)n->gap_ns / 1e6);
+	}
 }

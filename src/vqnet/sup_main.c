@@ -86,19 +86,39 @@ static int check_fd_budget(char *msg, size_t len)
 	return 0;
 }
 
+/* The sooner of two timeouts in ms, -1 being none. */
+static int earliest(int a, int b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 static void loop(void)
 {
 	for (;;) {
 		struct epoll_event evs[16];
-		int t = sup_ctl_timeout(), h = sup_heal_timeout();
-		int n = epoll_wait(S.epfd, evs, 16, t < 0 || (h >= 0 && h < t) ? h : t);
+		int t = earliest(earliest(sup_ctl_timeout(), sup_heal_timeout()), sup_watch_timeout());
+		int n = epoll_wait(S.epfd, evs, 16, t);
+		S.wakeups++;
 		if (n < 0 && errno != EINTR) {
 			sup_log("epoll_wait: %s; taking the lab down", strerror(errno));
+			sup_events_stopping("the supervisor's epoll_wait failed");
 			return;
 		}
 		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 >> 32 == SUP_EV_CAPTURE) {
+				sup_capture_event((unsigned)(uint32_t)evs[i].data.u64);
+				continue;
+			}
 			if (evs[i].data.u64 >> 32 == SUP_EV_READY) {
 				sup_heal_ready((unsigned)(uint32_t)evs[i].data.u64);
+				continue;
+			}
+			if (evs[i].data.u64 >> 32 == SUP_EV_STREAM) {
+				sup_events_io((unsigned)(uint32_t)evs[i].data.u64, evs[i].events);
+				continue;
+			}
+			if (evs[i].data.u64 >> 32 == SUP_EV_AGENT) {
+				sup_vm_agent_event((unsigned)(uint32_t)evs[i].data.u64);
 				continue;
 			}
 			if (evs[i].data.u64 >> 32 != SUP_EV_SIGNAL) {
@@ -108,7 +128,10 @@ static void loop(void)
 			struct signalfd_siginfo si;
 			while (read(S.sigfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo != SIGCHLD) {
+					char why[32];
 					sup_log("signal %u: taking the lab down", si.ssi_signo);
+					snprintf(why, sizeof(why), "signal %u", si.ssi_signo);
+					sup_events_stopping(why);
 					return;
 				}
 			}
@@ -116,6 +139,7 @@ static void loop(void)
 		}
 		sup_ctl_expire();
 		sup_heal_due();
+		sup_watch_due();
 	}
 }
 
@@ -214,7 +238,8 @@ int cmd_supervise(int argc, char **argv)
 	}
 	free(keep);
 	free(rules_node);
-	if (!ok || check_fd_budget(msg, sizeof(msg)) || sup_bring_up(msg, sizeof(msg))) {
+	if (!ok || check_fd_budget(msg, sizeof(msg)) || sup_bring_up(msg, sizeof(msg)) ||
+	    sup_watch_init(msg, sizeof(msg))) {
 		sup_log("failed: %s", msg);
 		sup_teardown();
 		dprintf(S.status_fd, "error: %s\n", msg);
@@ -222,6 +247,9 @@ int cmd_supervise(int argc, char **argv)
 	}
 	sup_set_phase("up");
 	sup_log("lab %s is up", S.lab->name);
+	sup_event("lab_up", -1, -1, NULL, "lab up: %u node%s, %u link%s, seed %llu", S.lab->n_nodes,
+		  S.lab->n_nodes == 1 ? "" : "s", S.lab->n_links, S.lab->n_links == 1 ? "" : "s",
+		  (unsigned long long)S.seed);
 	dprintf(S.status_fd, "ok\n");
 	close(S.status_fd);
 	S.status_fd = -1;

@@ -17,10 +17,12 @@
 
 #include "filter.h"
 #include "link.h"
+#include "capture.h"
 #include "sup.h"
 #include "sys.h"
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SUP_STATUS_EVENTS 5
 
 /* A counter a vmm wrote: a JSON integer, or null past INT64_MAX. */
 static json_t *count(uint64_t v)
@@ -259,6 +261,12 @@ static json_t *node_json(unsigned i)
 	json_object_set_new(o, "ifaces", ifaces);
 	if (!guest)
 		json_object_set_new(o, "filter", filter_json(i));
+	/* a capture in progress: what its vmm copied and lost (its words) */
+	const struct sup_node *sn = &S.nodes[i];
+	json_object_set_new(o, "capture", sn->cap && sup_capture_active(i)
+			    ? json_pack("{s:o,s:o}", "frames", count(LD(sn->cap->frames)),
+					"lost", count(LD(sn->cap->lost)))
+			    : json_null());
 	return o;
 }
 
@@ -375,9 +383,11 @@ char *sup_status_json(void)
 		json_array_append_new(nodes, node_json(i));
 	for (unsigned i = 0; i < lab->n_links; i++)
 		json_array_append_new(links, link_json(i));
-	json_t *root = json_pack("{s:s,s:s,s:s,s:{s:I},s:I,s:s,s:{s:I,s:I,s:I},s:o,s:o}",
+	json_t *root = json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I},s:I,s:s,s:{s:I,s:I,s:I},s:o,s:o}",
 				 "lab", lab->name, "state", "up", "file", S.file,
 				 "supervisor", "pid", (json_int_t)getpid(),
+				 "wakeups", (json_int_t)(S.wakeups & INT64_MAX),
+				 "event_streams", (json_int_t)sup_events_streams(),
 				 "uptime_s", (json_int_t)(time(NULL) - S.started), "log", log,
 				 "counts", "guests", (json_int_t)guests,
 				 "filters", (json_int_t)(lab->n_nodes - guests),
@@ -387,6 +397,8 @@ char *sup_status_json(void)
 	char seed[24];
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)S.seed);
 	json_object_set_new(root, "seed", json_string(seed));
+	/* the last few of what happened (sup_events.c; `vqnet events` for all) */
+	json_object_set_new(root, "events", sup_events_json(SUP_STATUS_EVENTS));
 	char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text)

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -340,7 +341,7 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 		return -1;
 	}
 	/* argv, built before fork: exec is all the child does */
-	enum { FIXED = 22, NUMS = 7 };
+	enum { FIXED = 24, NUMS = 8 };
 	unsigned nl = lab_node_links(node);
 	char **argv = calloc(FIXED + 2 * (nl + node->n_ifaces) + 1, sizeof(char *));
 	char (*num)[64] = calloc(NUMS + nl + node->n_ifaces, sizeof(*num));
@@ -402,6 +403,11 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a++] = num[1];
 	argv[a++] = "--stats-fd";
 	argv[a++] = num[2];
+	if (n->cap_fd >= 0) {
+		snprintf(num[7], sizeof(num[7]), "%d", n->cap_fd);
+		argv[a++] = "--capture-fd";
+		argv[a++] = num[7];
+	}
 	unsigned k = NUMS;
 	for (unsigned i = 0; i < node->n_ifaces; i++) {
 		for (unsigned j = 0; j < node->ifaces[i].n_links; j++, k++) {
@@ -419,8 +425,8 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 	pid_t pid = sys_fork_ns(0, &pidfd);
 	if (pid == 0) {
 		/* everything we hold is close-on-exec: let through only its own */
-		int keep[5] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd, cp[0] };
-		for (unsigned i = 0; i < 5; i++)
+		int keep[6] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd, cp[0], n->cap_fd };
+		for (unsigned i = 0; i < 6; i++)
 			if (keep[i] >= 0)
 				fcntl(keep[i], F_SETFD, 0);
 		for (unsigned i = 0; n->vm && i < node->n_ifaces; i++)
@@ -515,6 +521,10 @@ static int wait_ready(char *msg, size_t len)
 					       : "vmm exited before it was ready");
 				goto out;
 			}
+			sup_event("vmm_ready", (int)idx[p], -1,
+				  json_pack("{s:i,s:f}", "pid", (int)n->pid, "ready_ms", (double)n->ready_ns / 1e6),
+				  "vmm ready (pid %d) in %.1f ms", (int)n->pid,
+				  (double)n->ready_ns / 1e6);
 		}
 	}
 out:
@@ -548,7 +558,7 @@ int sup_bring_up(char *msg, size_t len)
 	snprintf(S.state.file, sizeof(S.state.file), "%s", S.file);
 	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		struct sup_node *n = &S.nodes[i];
-		n->stats_fd = n->ready = n->pidfd = n->init_fd = n->ctl_fd = -1;
+		n->stats_fd = n->ready = n->pidfd = n->init_fd = n->ctl_fd = n->cap_fd = -1;
 		guest_netns(n->netns, sizeof(n->netns), lab->name, lab->nodes[i].name);
 		if (lab->nodes[i].kind == LAB_GUEST && lab->nodes[i].guest_kind == LAB_KIND_NETNS)
 			snprintf(S.state.netns[S.state.n_netns++], sizeof(S.state.netns[0]), "%s", n->netns);
@@ -563,7 +573,8 @@ int sup_bring_up(char *msg, size_t len)
 	    make_links(msg, len))
 		return -1;
 	for (unsigned i = 0; i < lab->n_nodes; i++)
-		if (interrupted(msg, len) || make_stats(i, msg, len) || sup_spawn_vmm(i, msg, len))
+		if (interrupted(msg, len) || make_stats(i, msg, len) || sup_capture_init(i, msg, len) ||
+		    sup_spawn_vmm(i, msg, len))
 			return -1;
 	if (wait_ready(msg, len) || sup_vm_boot(msg, len, interrupted) || sup_ctl_listen(msg, len))
 		return -1;
@@ -583,6 +594,9 @@ void sup_reap(void)
 			if (n->init == pid) {
 				n->init = 0;
 				sup_log("init of guest %s (pid %d) ended", name, (int)pid);
+				if (!strcmp(S.state.phase, "up"))
+					sup_event("guest_gone", (int)i, -1, NULL, "guest init (pid %d) ended: "
+						  "the guest's programs are gone", (int)pid);
 				continue;
 			}
 			if (n->pid != pid)

@@ -21,12 +21,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -405,27 +407,58 @@ static void agent_says(unsigned i)
 	struct sup_vm *vm = S.nodes[i].vm;
 	char line[256];
 	ssize_t r = read(vm->ready_fd, line, sizeof(line) - 1);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	if (r <= 0) {
-		close(vm->ready_fd);
+		close(vm->ready_fd);   /* and out of the epoll set */
 		vm->ready_fd = -1;
 		if (vm->agent != VM_LOST) {
 			vm->agent = VM_LOST;
 			snprintf(vm->agent_why, sizeof(vm->agent_why), "agentd ended");
+			sup_event("agent_lost", (int)i, -1, json_pack("{s:s}", "error", vm->agent_why),
+				  "VM agent lost: %s", vm->agent_why);
 		}
 		return;
 	}
 	line[r] = 0;
 	for (char *l = strtok(line, "\n"); l; l = strtok(NULL, "\n")) {
 		if (!strcmp(l, "ready")) {
-			if (vm->agent == VM_BOOTING)
+			bool boot = vm->agent == VM_BOOTING, again = vm->agent == VM_LOST;
+			if (boot)
 				vm->boot_ns = sys_now_ns() - vm->boot_ns;
 			vm->agent = VM_READY;
 			vm->agent_why[0] = 0;
+			if (boot)
+				sup_event("agent_ready", (int)i, -1,
+					  json_pack("{s:f,s:s}", "boot_ms", (double)vm->boot_ns / 1e6, "accel", sup_accel),
+					  "VM agent ready: booted in %.1f s (%s)", (double)vm->boot_ns / 1e9, sup_accel);
+			else if (again)
+				sup_event("agent_ready", (int)i, -1, json_pack("{s:n,s:s}", "boot_ms", "accel", sup_accel),
+					  "VM agent ready again");
 		} else if (!strncmp(l, "lost ", 5)) {
 			vm->agent = VM_LOST;
-			snprintf(vm->agent_why, sizeof(vm->agent_why), "%.120s", l + 5);
+			/* agentd's words, about what the guest did: printable only */
+			sup_printable(vm->agent_why, sizeof(vm->agent_why), l + 5);
 			sup_log("agent of %s lost: %s", S.lab->nodes[i].name, vm->agent_why);
+			sup_event("agent_lost", (int)i, -1, json_pack("{s:s}", "error", vm->agent_why),
+				  "VM agent lost: %s", vm->agent_why);
 		}
+	}
+}
+
+void sup_vm_agent_event(unsigned idx)
+{
+	if (idx < S.lab->n_nodes && S.nodes[idx].vm && S.nodes[idx].vm->ready_fd >= 0)
+		agent_says(idx);
+}
+
+void sup_vm_watch(void)
+{
+	for (unsigned i = 0; i < S.lab->n_nodes; i++) {
+		struct sup_vm *vm = S.nodes[i].vm;
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SUP_EV(SUP_EV_AGENT, i) };
+		if (vm && vm->ready_fd >= 0 && epoll_ctl(S.epfd, EPOLL_CTL_ADD, vm->ready_fd, &ev) < 0)
+			sup_log("epoll: %s", strerror(errno));
 	}
 }
 
@@ -509,6 +542,14 @@ bool sup_vm_reaped(pid_t pid, int status)
 			else
 				sup_log("QEMU of %s (pid %d) exited with status %d", name, (int)pid,
 					WEXITSTATUS(status));
+			if (!strcmp(S.state.phase, "up"))
+				sup_event("qemu_exited", (int)i, -1,
+					  json_pack("{s:i,s:o,s:o}", "pid", (int)pid, "signal", WIFSIGNALED(status)
+						    ? json_integer(WTERMSIG(status)) : json_null(), "exit_status",
+						    WIFEXITED(status) ? json_integer(WEXITSTATUS(status)) : json_null()),
+					  "QEMU (pid %d) %s %d: the VM is gone", (int)pid,
+					  WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+					  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			return true;
 		}
 		if (vm->agentd == pid) {

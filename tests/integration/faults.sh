@@ -89,12 +89,6 @@ LAB=flt$$
 up "$(lab_from zmq_samples "$LAB")" "$LAB"
 
 # --- rate ------------------------------------------------------------------
-# iperf_server GUEST PORT: a one-shot iperf3 server, listening on return
-iperf_server() {
-	vx "$1" -- iperf3 -s -1 -p "$2" > /dev/null 2>&1 &
-	listening() { [ -n "$(vx "$1" -- ss -Hltn "sport = :$2")" ]; }
-	wait_for 10 listening "$1" "$2" || fail "iperf3 server on $1 did not start"
-}
 "$VQNET" impair "$LAB" vm0 vm1 rate 100mbit > /dev/null
 iperf_server vm1 5201
 vx vm0 -- iperf3 -c 192.168.1.2 -p 5201 -t 4 -J > "$TMP/rate.json" || fail "iperf3: $(cat "$TMP/rate.json")"

@@ -68,7 +68,7 @@ link_sel() { echo "(.a.node == \"$1\" and .b.node == \"$2\") or (.a.node == \"$2
 end_of() { js ".links[] | if .a.node == \"$1\" and .b.node == \"$2\" then .a elif .b.node == \"$1\" and .a.node == \"$2\" then .b else empty end | $3"; }
 # until_says VALUE CMD...: wait (at most 10 s) until CMD prints VALUE
 says() { local v=$1; shift; [ "$("$@")" = "$v" ]; }
-until_says() { wait_for 10 says "$@" || fail "$2 $3 $4 never said $1 (last: $("${@:2}"))"; }
+until_says() { wait_for 10 says "$@" || fail "${*:2} never said $1 (last: $("${@:2}"))"; }
 
 # Nothing of LAB left: namespaces, processes, control files (its log is
 # kept on purpose, in /run/vqnet/log).
@@ -117,4 +117,14 @@ wait_for() {
 		[ "$(date +%s)" -lt "$end" ] || return 1
 		sleep 0.05
 	done
+}
+
+# iperf_server GUEST PORT [OUT]: a one-shot iperf3 server in GUEST ($LAB),
+# its JSON report in OUT (default: nowhere), its pid in SERVER; returns
+# once it listens
+iperf_server() {
+	vx "$1" -- iperf3 -s -1 -p "$2" -J > "${3:-/dev/null}" 2>&1 &
+	SERVER=$!
+	listening() { [ -n "$(vx "$1" -- ss -Hltn "sport = :$2")" ]; }
+	wait_for 10 listening "$1" "$2" || fail "iperf3 server on $1 did not start"
 }
