@@ -206,8 +206,13 @@ static void node_table(FILE *f, json_t *nodes)
 	size_t i;
 	json_t *n;
 	json_array_foreach(nodes, i, n) {
-		char vmm[160], ready[32], vm[256];
+		char vmm[224], ready[32], vm[256];
 		vmm_text(json_object_get(n, "vmm"), vmm, sizeof(vmm));
+		json_t *cap = json_object_get(n, "capture");
+		size_t l = strlen(vmm);
+		if (json_is_object(cap) && l < sizeof(vmm))
+			snprintf(vmm + l, sizeof(vmm) - l, ", capturing (%lld frames, %lld lost)",
+				 jn(cap, "frames", 0), jn(cap, "lost", 0));
 		vm_text(json_object_get(n, "vm"), vm, sizeof(vm));
 		const char *kind = !strcmp(js(n, "kind", "?"), "guest") ? js(n, "guest_kind", "?") : "filter";
 		table_row(&t, (const char *[]){ js(n, "name", "?"), kind, js(n, "netns", "-"),

@@ -121,6 +121,8 @@ kill -STOP "$CAP"
 iperf_server vm1 5202
 vx vm0 -- iperf3 -c 192.168.1.2 -p 5202 -t 2 -J > "$TMP/slow.json" || fail "iperf3 beside a stopped capture"
 lost=$(js '.nodes[0].capture.lost')
+"$VQNET" status "$LAB" | grep -Eq "^vm0 .*capturing \([0-9]+ frames, [1-9][0-9]* lost\)" ||
+	fail "status text of a capture: $("$VQNET" status "$LAB" | grep '^vm0')"
 kill -CONT "$CAP"
 # the next frame captured carries the count of those lost before it
 vx vm0 -- ping -c 3 -i 0.05 -q 192.168.1.2 > /dev/null
