@@ -4,6 +4,7 @@
 #   make test     install, build with ASan+UBSan and -Werror, run every test
 #   make fuzz   run every libFuzzer target (FUZZ_TIME seconds each, FUZZ=name for one)
 #   make bench    build and run the benchmarks under bench/ (root: namespaces)
+#   make profile  where a frame's time goes (bench/profile.sh: callgrind, perf, CPU placement)
 #   make bench-vm the VM benchmark (bench/vm.sh: vqnet against QEMU's tap and stream)
 JOBS       ?= $(shell nproc)
 RELEASE    := build/release
@@ -11,7 +12,7 @@ TESTBUILD  := build/test
 FUZZ_TIME  ?= 60
 FUZZ       ?=
 
-.PHONY: all deps build image demo demo-vm test fuzz bench bench-vm clean
+.PHONY: all deps build image demo demo-vm test fuzz bench profile bench-vm clean
 
 all: build
 
@@ -51,6 +52,9 @@ bench: build
 	bench/filter.sh $(RELEASE)
 	bench/faults.sh $(RELEASE)
 	bench/capture.sh $(RELEASE)
+
+profile: build
+	bench/profile.sh $(RELEASE)
 
 bench-vm: image
 	bench/vm.sh $(RELEASE)

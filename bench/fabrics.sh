@@ -1,22 +1,33 @@
 #!/bin/bash
-# bench/fabrics.sh BUILD_DIR - the same two-guest workloads over three
+# bench/fabrics.sh BUILD_DIR - the same two-guest workloads over four
 # fabrics, in one run, all inside namespaces this script creates:
 #
 #   vqnet   two guests of a vqnet lab (shared-memory virtqueues)
 #   bridge  a Linux bridge in a namespace of its own, veth pairs to the guests
+#   tapfwd  bench/tapfwd: one process copying frames between a TAP in each
+#           guest, with vnet headers and offloads as vqnet's TAPs have them
+#           (the floor of any TAP datapath)
 #   vde     vde_switch with a vde_plug2tap TAP in each guest
 #
 # Workloads: ping RTT, ZeroMQ REQ/REP 1-byte round trip (10,000 round trips,
 # samples/zmq), iperf3 TCP Gbit/s, iperf3 UDP 64-byte datagrams/s.  Prints
 # a table of medians over interleaved rounds and, per peer, how vqnet compares (higher is better for vqnet:
-# peer/vqnet for latencies, vqnet/peer for rates).
+# peer/vqnet for latencies, vqnet/peer for rates); then issue 12's goals,
+# each ratio against its goal: the ZeroMQ, TCP and UDP ratios to the bridge,
+# ping against the forwarder, and the seed lab's cross-guest / one-guest
+# ZeroMQ latency from `vqnet run examples/zmq_samples.vqnet` (its summary,
+# median of BENCH_SEED_RUNS runs, default 5, under a lab name of our own;
+# its two halves run at different times, so it is the noisiest figure).
 #
 # Nothing touches the host's namespace: addresses, routes, bridges and TAPs
 # live in namespaces named bench<PID>-*, removed on exit.
 BUILD=${1:-build/release}
 NEEDS="vde_switch vde_plug2tap"
 . "$(dirname "$0")/lib.sh"
-FABRICS="vqnet bridge vde"
+FABRICS="vqnet bridge tapfwd vde"
+TAPFWD=$(cd "$BUILD" && pwd)/bench/vq_tapfwd
+[ -x "$TAPFWD" ] || { echo "$ME: $TAPFWD not found (build the bench targets)" >&2; exit 1; }
+SEED_RUNS=${BENCH_SEED_RUNS:-5}
 
 setup_vqnet() {
 	cat > "$TMP/lab.vqnet" <<EOF
@@ -52,6 +63,23 @@ setup_bridge() {
 	NS_A[bridge]=$a NS_B[bridge]=$b
 }
 
+setup_tapfwd() {
+	local a=${ID}t-a b=${ID}t-b f=${ID}t-fwd
+	for n in "$a" "$b" "$f"; do ip netns add "$n"; NS+=("$n"); done
+	# the forwarder runs in an empty namespace of its own and makes each
+	# TAP inside its guest's; bounded, and killed by cleanup before that
+	ip netns exec "$f" "$TAPFWD" --seconds 3600 "$a" "$b" > "$TMP/tapfwd.out" 2>&1 &
+	echo $! > "$TMP/tapfwd.pid"
+	for n in "$a" "$b"; do
+		for _ in $(seq 50); do ip -n "$n" link show eth0 >/dev/null 2>&1 && break; sleep 0.1; done
+		ip -n "$n" link set eth0 up
+		ip -n "$n" link set lo up
+	done
+	ip -n "$a" addr add $A_IP/24 dev eth0
+	ip -n "$b" addr add $B_IP/24 dev eth0
+	NS_A[tapfwd]=$a NS_B[tapfwd]=$b
+}
+
 setup_vde() {
 	local a=${ID}d-a b=${ID}d-b
 	vde_switch -d -s "$TMP/vde.ctl" -p "$TMP/vde_switch.pid" -M "$TMP/vde.mgmt" >/dev/null
@@ -68,10 +96,12 @@ setup_vde() {
 	NS_A[vde]=$a NS_B[vde]=$b
 }
 
-echo "Two guests, one link, three fabrics; median of $ROUNDS interleaved rounds"
-echo "(ping: 100 echoes 5 ms apart; ZeroMQ: $ZMQ_RT round trips; iperf3: ${SECS} s per run, 3 rounds)"
+echo "Two guests, one link, four fabrics; median of $ROUNDS interleaved rounds"
+echo "(ping: 100 echoes 5 ms apart; ZeroMQ: $ZMQ_RT round trips; iperf3: ${SECS} s per run, 3 rounds;"
+echo " $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)"
 setup_vqnet
 setup_bridge
+setup_tapfwd
 setup_vde
 check_all
 measure ping ping_rtt_us "$ROUNDS"
@@ -79,13 +109,26 @@ measure zmq zmq_rtt_us "$ROUNDS"
 measure tcp tcp_gbps 3
 measure udp udp64_kpps 3
 
-printf '\n%-26s %10s %10s %10s   %-12s %-12s\n' workload vqnet bridge vde "vs bridge" "vs vde"
-printf '%s\n' "-----------------------------------------------------------------------------------"
+# the seed lab's summary: "client-server latency [us] ONE ACROSS RATIOx"
+seed_ratio() {
+	sed "s/^name *= *zmq_samples/name = ${ID}s/" "$(dirname "$0")/../examples/zmq_samples.vqnet" > "$TMP/seed.vqnet"
+	timeout 300 "$VQNET" run "$TMP/seed.vqnet" 2>&1 |
+		awk '/^client-server/ && /latency/ { sub(/x$/, "", $NF); print $NF }' || true
+}
+LABS+=("${ID}s")   # run takes it down; cleanup makes sure
+seeds=""
+for _ in $(seq "$SEED_RUNS"); do seeds+=" $(seed_ratio)"; done
+R[seed]=$(echo "$seeds" | median)
+
+printf '\n%-26s %9s %9s %9s %9s   %-10s %-10s %-10s\n' workload vqnet bridge tapfwd vde \
+	"vs bridge" "vs tapfwd" "vs vde"
+printf '%s\n' "-------------------------------------------------------------------------------------------------"
 row() {
 	local key=$1 label=$2 kind=$3
-	printf '%-26s %10s %10s %10s   %-12s %-12s\n' "$label" "${R[vqnet,$key]:-fail}" \
-		"${R[bridge,$key]:-fail}" "${R[vde,$key]:-fail}" \
+	printf '%-26s %9s %9s %9s %9s   %-10s %-10s %-10s\n' "$label" "${R[vqnet,$key]:-fail}" \
+		"${R[bridge,$key]:-fail}" "${R[tapfwd,$key]:-fail}" "${R[vde,$key]:-fail}" \
 		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[bridge,$key]}")" \
+		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[tapfwd,$key]}")" \
 		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[vde,$key]}")"
 }
 row ping "ping RTT (us)" lat
@@ -94,3 +137,23 @@ row tcp "iperf3 TCP (Gbit/s)" rate
 row udp "iperf3 UDP 64 B (kpkt/s)" rate
 echo
 echo "vs: how vqnet compares, higher is better (peer/vqnet for latency, vqnet/peer for rates)"
+
+# goal NAME VALUE OP LIMIT: one row of the goal table
+goal() {
+	awk -v n="$1" -v v="$2" -v op="$3" -v g="$4" 'BEGIN {
+		if (v == "") { printf "%-48s %9s %6s %-5s  %s\n", n, "n/a", op, g, "misses (no value)"; exit }
+		ok = op == "<=" ? v <= g + 1e-9 : v >= g - 1e-9
+		printf "%-48s %9.2f %6s %-5s  %s\n", n, v, op, g, ok ? "meets" : "misses" }'
+}
+# over A B: A/B as a plain number (empty if either is missing)
+over() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b != 0) printf "%.4f", a / b }'; }
+echo
+echo "Issue 12's goals (same run)"
+printf '%-48s %9s %6s %-5s  %s\n' measure measured goal "" verdict
+printf '%s\n' "-----------------------------------------------------------------------------------"
+goal "ZeroMQ 1 B latency, vqnet / bridge" "$(over "${R[vqnet,zmq]}" "${R[bridge,zmq]}")" "<=" 1.1
+goal "iperf3 TCP, vqnet / bridge" "$(over "${R[vqnet,tcp]}" "${R[bridge,tcp]}")" ">=" 0.9
+goal "iperf3 UDP 64 B, vqnet / bridge" "$(over "${R[vqnet,udp]}" "${R[bridge,udp]}")" ">=" 0.9
+goal "ping RTT, vqnet / tapfwd" "$(over "${R[vqnet,ping]}" "${R[tapfwd,ping]}")" "<=" 1.0
+goal "seed lab ZeroMQ latency, cross-guest / one-guest" "${R[seed]}" "<=" 1.2
+echo "(seed lab: median of $SEED_RUNS runs of examples/zmq_samples.vqnet, each ratio:${seeds})"

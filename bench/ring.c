@@ -8,14 +8,33 @@
  * from its first frame to its last.  Batch 32 means 32 frames per publish
  * and kick decision on the link, and sendmmsg/recvmmsg of 32 on the socket.
  *
- * usage: vq_ring_bench [--frames N]
+ * Where the two processes run decides the result, so each table is for one
+ * placement, both processes pinned (sched_setaffinity): "same", both on one
+ * CPU (each sleep hands the CPU to the other side, and a batch is whatever
+ * one time slice fills), and "cross", one on each of two CPUs (every
+ * wake-up is an inter-processor interrupt, and every ring index a cache
+ * line moving between CPUs).  csw/kfr counts both processes' voluntary
+ * context switches (getrusage: sleeps on a doorbell, or in recv/send) per
+ * thousand frames.
+ *
+ * Then a latency table: round trips of one 64-byte frame (ping-pong) on a
+ * link whose receivers sleep on the doorbell at once, as the vmm does, on
+ * the same link with receivers polling the ring for up to --spin-us first
+ * (what polling would buy, and what it costs on a shared CPU), and on the
+ * socketpair.
+ *
+ * usage: vq_ring_bench [--frames N] [--rounds N] [--cpus same|cross|both]
+ *                      [--size N] [--batch N] [--link-only] [--rtts N]
+ *                      [--spin-us N] [--throughput-only | --latency-only]
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,11 +45,31 @@
 #define MAXBATCH 32u
 
 static unsigned long long frames = 1000000;
+static unsigned long long rtts = 20000;
+
+/* What each process tells the parent when it is done. */
+struct result {
+	int side;
+	uint64_t ns;        /* the consumer's time, first frame to last (ping-pong: side 0's) */
+	uint64_t csw;       /* voluntary context switches */
+};
 
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "vq_ring_bench: %s: %s\n", what, err > 0 ? strerror(err) : vq_strerror(err));
 	exit(1);
+}
+
+/* Run on one CPU only (cpu < 0: wherever the scheduler likes). */
+static void pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		die("sched_setaffinity", errno);
 }
 
 /* Sleep on a doorbell (bounded: a lost kick must not hang the bench). */
@@ -149,8 +188,90 @@ static uint64_t sock_consume(int fd, unsigned batch)
 	return sys_now_ns() - t0;
 }
 
-/* Run producer and consumer as two processes; returns the consumer's ns. */
-static uint64_t run(bool vq, size_t size, unsigned batch)
+/* ---- latency: one 64-byte frame back and forth --------------------------- */
+
+static void vq_send_one(struct vq_port *p, int peer_bell, const uint8_t *frame)
+{
+	int err = vq_port_send(p, frame, 64);
+	if (err)
+		die("send", err);
+	int kick = vq_port_tx_publish(p);
+	if (kick < 0)
+		die("publish", kick);
+	if (kick)
+		sys_ring(peer_bell);
+}
+
+/* Wait for one frame: first polling the ring for up to spin_ns without
+ * asking for a kick (so the sender makes no system call either), then
+ * asking for one and sleeping on the doorbell, as the vmm always does. */
+static void vq_recv_one(struct vq_port *p, int peer_bell, int my_bell, uint64_t spin_ns)
+{
+	static uint8_t buf[VQ_FRAME_MAX];
+	struct vq_frame f;
+	uint64_t until = spin_ns ? sys_now_ns() + spin_ns : 0;
+	for (;;) {
+		int n = vq_port_recv(p, &f, 1);
+		if (n < 0)
+			die("recv", n);
+		if (n)
+			break;
+		if (until && sys_now_ns() < until)
+			continue;
+		if (!vq_port_rx_wait(p))
+			wait_bell(my_bell);
+		vq_port_rx_nowait(p);
+	}
+	memcpy(buf, f.iov[0].iov_base, f.iov[0].iov_len);
+	vq_port_recv_done(p, &f, 1);
+	int kick = vq_port_rx_publish(p);
+	if (kick < 0)
+		die("publish", kick);
+	if (kick)
+		sys_ring(peer_bell);
+}
+
+/* rtts round trips; side 0 starts each and returns the time they took. */
+static uint64_t vq_pingpong(struct vq_port *p, int peer_bell, int my_bell, int side,
+			    uint64_t spin_ns)
+{
+	static uint8_t frame[64];
+	memset(frame, 0xab, sizeof(frame));
+	vq_port_rx_nowait(p);
+	uint64_t t0 = sys_now_ns();
+	for (unsigned long long i = 0; i < rtts; i++) {
+		if (side == 0)
+			vq_send_one(p, peer_bell, frame);
+		vq_recv_one(p, peer_bell, my_bell, spin_ns);
+		if (side == 1)
+			vq_send_one(p, peer_bell, frame);
+	}
+	return sys_now_ns() - t0;
+}
+
+static uint64_t sock_pingpong(int fd, int side)
+{
+	uint8_t buf[2048];
+	memset(buf, 0xab, 64);
+	uint64_t t0 = sys_now_ns();
+	for (unsigned long long i = 0; i < rtts; i++) {
+		if (side == 0 && send(fd, buf, 64, 0) != 64)
+			die("send", errno);
+		if (recv(fd, buf, sizeof(buf), 0) <= 0)
+			die("recv", errno);
+		if (side == 1 && send(fd, buf, 64, 0) != 64)
+			die("send", errno);
+	}
+	return sys_now_ns() - t0;
+}
+
+/* Run producer and consumer as two processes, the producer on cpu[0] and
+ * the consumer on cpu[1]; returns the consumer's ns, and in *csw both
+ * processes' voluntary context switches.  With spin_ns >= 0 the two play
+ * ping-pong instead (rtts round trips of 64 bytes, the link's receivers
+ * polling up to spin_ns before they sleep), and it returns side 0's ns. */
+static uint64_t run(bool vq, size_t size, unsigned batch, const int cpu[2], uint64_t *csw,
+		    long long spin_ns)
 {
 	int res[2];
 	if (pipe(res) < 0)
@@ -179,6 +300,9 @@ static uint64_t run(bool vq, size_t size, unsigned batch)
 			die("fork", errno);
 		if (pid[side])
 			continue;
+		pin(cpu[side]);
+		struct rusage ru0, ru1;
+		getrusage(RUSAGE_SELF, &ru0);
 		uint64_t ns = 0;
 		if (vq) {
 			int err;
@@ -188,22 +312,41 @@ static uint64_t run(bool vq, size_t size, unsigned batch)
 				die("mmap", -err);
 			if ((err = vq_port_attach(&p, mem, len, (unsigned)side)))
 				die("attach", err);
-			if (side == 0)
+			if (spin_ns >= 0)
+				ns = vq_pingpong(&p, bell[side ^ 1][1], bell[side][0], side,
+						 (uint64_t)spin_ns);
+			else if (side == 0)
 				vq_produce(&p, bell[1][1], bell[0][0], size, batch);
 			else
 				ns = vq_consume(&p, bell[0][1], bell[1][0], batch);
+		} else if (spin_ns >= 0) {
+			ns = sock_pingpong(sv[side], side);
 		} else if (side == 0) {
 			sock_produce(sv[0], size, batch);
 		} else {
 			ns = sock_consume(sv[1], batch);
 		}
-		if (side == 1 && write(res[1], &ns, sizeof(ns)) != sizeof(ns))
+		getrusage(RUSAGE_SELF, &ru1);
+		struct result r = { .side = side, .ns = ns,
+				    .csw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw) };
+		/* smaller than PIPE_BUF: the two writes do not mix */
+		if (write(res[1], &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
 	}
+	/* a child that dies without a word: EOF, not a hang */
+	close(res[1]);
+	res[1] = -1;
 	uint64_t ns = 0;
-	if (read(res[0], &ns, sizeof(ns)) != sizeof(ns))
-		die("consumer failed", EIO);
+	*csw = 0;
+	for (int i = 0; i < 2; i++) {
+		struct result r;
+		if (read(res[0], &r, sizeof(r)) != sizeof(r))
+			die("producer or consumer failed", EIO);
+		if (r.side == (spin_ns >= 0 ? 0 : 1))
+			ns = r.ns;
+		*csw += r.csw;
+	}
 	for (int side = 0; side < 2; side++) {
 		int st;
 		waitpid(pid[side], &st, 0);
@@ -218,41 +361,166 @@ static uint64_t run(bool vq, size_t size, unsigned batch)
 	return ns;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of rounds runs of one cell (time, and its context switches). */
+static uint64_t median_run(bool vq, size_t size, unsigned batch, const int cpu[2],
+			   unsigned rounds, uint64_t *csw, long long spin_ns)
+{
+	uint64_t ns[16], sw[16];
+	for (unsigned r = 0; r < rounds; r++)
+		ns[r] = run(vq, size, batch, cpu, &sw[r], spin_ns);
+	qsort(ns, rounds, sizeof(ns[0]), cmp_u64);
+	qsort(sw, rounds, sizeof(sw[0]), cmp_u64);
+	*csw = sw[rounds / 2];
+	return ns[rounds / 2];
+}
+
+static unsigned long parse_ul(const char *s, unsigned long max, const char *opt)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || s[0] == '-' || v == 0 || v > max) {
+		fprintf(stderr, "vq_ring_bench: bad %s \"%s\"\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: vq_ring_bench [--frames N] [--rounds N] [--cpus same|cross|both]\n"
+		    "                     [--size N] [--batch N] [--link-only]\n"
+		    "                     [--rtts N] [--spin-us N] [--throughput-only | --latency-only]\n"
+		    "  defaults: 1000000 frames, median of 3 rounds, both placements,\n"
+		    "  sizes 64 and 1500, batches 1 and 32, link and socketpair;\n"
+		    "  latency: 20000 round trips, receivers polling 50 us before sleeping\n");
+}
+
 int main(int argc, char **argv)
 {
+	unsigned long only_size = 0, only_batch = 0, rounds = 3, spin_us = 50;
+	bool same = true, cross = true, sock = true, tput = true, lat = true;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--frames") && i + 1 < argc) {
-			char *end;
-			errno = 0;
-			frames = strtoull(argv[++i], &end, 10);
-			if (errno || *end || frames == 0 || frames > 1000000000ull) {
-				fprintf(stderr, "vq_ring_bench: bad --frames \"%s\"\n", argv[i]);
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--frames") && v) {
+			frames = parse_ul(argv[++i], 1000000000ul, a);
+		} else if (!strcmp(a, "--rounds") && v) {
+			rounds = parse_ul(argv[++i], 15, a);
+		} else if (!strcmp(a, "--size") && v) {
+			only_size = parse_ul(argv[++i], 65536, a);
+		} else if (!strcmp(a, "--batch") && v) {
+			only_batch = parse_ul(argv[++i], MAXBATCH, a);
+		} else if (!strcmp(a, "--cpus") && v) {
+			v = argv[++i];
+			same = !strcmp(v, "same") || !strcmp(v, "both");
+			cross = !strcmp(v, "cross") || !strcmp(v, "both");
+			if (!same && !cross) {
+				fprintf(stderr, "vq_ring_bench: bad --cpus \"%s\" (same, cross or both)\n", v);
 				return 2;
 			}
+		} else if (!strcmp(a, "--rtts") && v) {
+			rtts = parse_ul(argv[++i], 100000000ul, a);
+		} else if (!strcmp(a, "--spin-us") && v) {
+			spin_us = parse_ul(argv[++i], 1000000ul, a);
+		} else if (!strcmp(a, "--link-only")) {
+			sock = false;
+		} else if (!strcmp(a, "--throughput-only")) {
+			lat = false;
+		} else if (!strcmp(a, "--latency-only")) {
+			tput = false;
 		} else {
-			fprintf(stderr, "usage: vq_ring_bench [--frames N]   (default 1000000)\n");
-			return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
+			usage(strcmp(a, "--help") && strcmp(a, "-h") ? stderr : stdout);
+			return strcmp(a, "--help") && strcmp(a, "-h") ? 2 : 0;
 		}
 	}
-	printf("One-way frames between two processes, %llu frames per cell\n", frames);
-	printf("(vqnet link: %zu-byte sealed memfd, %u x %u B chunks per direction, pipe doorbells)\n\n",
+	/* the first two CPUs we may run on */
+	cpu_set_t allowed;
+	int cpus[2] = { -1, -1 }, ncpu = 0;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		die("sched_getaffinity", errno);
+	for (int c = 0; c < CPU_SETSIZE && ncpu < 2; c++)
+		if (CPU_ISSET(c, &allowed))
+			cpus[ncpu++] = c;
+	if (cross && ncpu < 2) {
+		fprintf(stderr, "vq_ring_bench: one CPU only: no cross-CPU table\n");
+		cross = false;
+	}
+
+	printf("One-way frames between two processes, %llu frames per cell, median of %lu rounds\n",
+	       frames, rounds);
+	printf("(vqnet link: %zu-byte sealed memfd, %u x %u B chunks per direction, pipe doorbells;\n"
+	       " socket: AF_UNIX SOCK_SEQPACKET socketpair; csw/kfr: voluntary context switches\n"
+	       " of both processes per 1000 frames)\n",
 	       vq_link_bytes(VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT),
 	       VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT);
-	printf("%6s %6s | %12s %9s | %12s %9s | %7s\n", "size", "batch",
-	       "link fr/s", "ns/frame", "sock fr/s", "ns/frame", "ratio");
-	printf("--------------+------------------------+------------------------+--------\n");
 	const size_t sizes[] = { 64, 1500 };
 	const unsigned batches[] = { 1, 32 };
-	for (int s = 0; s < 2; s++) {
-		for (int b = 0; b < 2; b++) {
-			double vq = (double)run(true, sizes[s], batches[b]);
-			double so = (double)run(false, sizes[s], batches[b]);
-			double vq_rate = (double)frames * 1e9 / vq, so_rate = (double)frames * 1e9 / so;
-			printf("%6zu %6u | %12.0f %9.1f | %12.0f %9.1f | %6.2fx\n",
-			       sizes[s], batches[b], vq_rate, vq / (double)frames,
-			       so_rate, so / (double)frames, vq_rate / so_rate);
+	for (int place = 0; place < 2 && tput; place++) {
+		if (!(place ? cross : same))
+			continue;
+		/* producer, consumer */
+		int cpu[2] = { cpus[0], place ? cpus[1] : cpus[0] };
+		if (place)
+			printf("\ncross-CPU: producer on CPU %d, consumer on CPU %d\n", cpu[0], cpu[1]);
+		else
+			printf("\nsame CPU: producer and consumer both on CPU %d\n", cpu[0]);
+		printf("%6s %6s | %11s %8s %7s | %11s %8s %7s | %7s\n", "size", "batch",
+		       "link fr/s", "ns/fr", "csw/kfr", "sock fr/s", "ns/fr", "csw/kfr", "ratio");
+		printf("--------------+------------------------------+------------------------------+--------\n");
+		for (int s = 0; s < 2; s++) {
+			for (int b = 0; b < 2; b++) {
+				if ((only_size && sizes[s] != only_size) ||
+				    (only_batch && batches[b] != only_batch))
+					continue;
+				uint64_t vsw, ssw = 0;
+				double vq = (double)median_run(true, sizes[s], batches[b], cpu,
+							       (unsigned)rounds, &vsw, -1);
+				double so = sock ? (double)median_run(false, sizes[s], batches[b],
+								      cpu, (unsigned)rounds, &ssw, -1)
+						 : 0;
+				double vq_rate = (double)frames * 1e9 / vq;
+				double so_rate = sock ? (double)frames * 1e9 / so : 0;
+				printf("%6zu %6u | %11.0f %8.1f %7.1f", sizes[s], batches[b], vq_rate,
+				       vq / (double)frames, (double)vsw * 1000.0 / (double)frames);
+				if (sock)
+					printf(" | %11.0f %8.1f %7.1f | %6.2fx\n", so_rate,
+					       so / (double)frames, (double)ssw * 1000.0 / (double)frames,
+					       vq_rate / so_rate);
+				else
+					printf(" |\n");
+				fflush(stdout);
+			}
+		}
+	}
+	if (!lat)
+		return 0;
+	printf("\nRound trip of one 64 B frame, %llu round trips, median of %lu rounds: a link whose\n"
+	       "receivers sleep on the doorbell at once (as the vmm does), the same polling the ring\n"
+	       "for up to %lu us first, and the socketpair (blocking recv)\n", rtts, rounds, spin_us);
+	printf("%-10s | %10s %7s | %10s %7s | %10s %7s\n", "placement", "link us", "csw/rt",
+	       "poll us", "csw/rt", "sock us", "csw/rt");
+	printf("-----------+--------------------+--------------------+-------------------\n");
+	for (int place = 0; place < 2; place++) {
+		if (!(place ? cross : same))
+			continue;
+		int cpu[2] = { cpus[0], place ? cpus[1] : cpus[0] };
+		long long spins[3] = { 0, (long long)spin_us * 1000, 0 };
+		printf("%-10s", place ? "cross-CPU" : "same CPU");
+		for (int k = 0; k < 3; k++) {
+			uint64_t sw;
+			if (k == 2 && !sock)
+				break;
+			double ns = (double)median_run(k < 2, 64, 1, cpu, (unsigned)rounds, &sw, spins[k]);
+			printf(" | %10.2f %7.2f", ns / (double)rtts / 1000.0, (double)sw / (double)rtts);
 			fflush(stdout);
 		}
+		printf("\n");
 	}
 	return 0;
 }
