@@ -144,3 +144,44 @@ base_lab() {
 	"$BASE_VQNET" up "$2" >/dev/null
 	NS_A[$1]=$ID$1.a NS_B[$1]=$ID$1.b
 }
+
+# ---- peer fabrics: guests $A_IP and $B_IP in namespaces of their own ---------
+
+# setup_bridge: a Linux bridge in a namespace, veth pairs to the two guests
+setup_bridge() {
+	local a=${ID}b-a b=${ID}b-b br=${ID}b-br
+	for n in "$a" "$b" "$br"; do ip netns add "$n"; NS+=("$n"); done
+	ip -n "$br" link add br0 type bridge
+	ip -n "$br" link set br0 up
+	local i=0
+	for n in "$a" "$b"; do
+		ip -n "$br" link add p$i type veth peer name eth0 netns "$n"
+		ip -n "$br" link set p$i master br0 up
+		ip -n "$n" link set eth0 up
+		ip -n "$n" link set lo up
+		i=$((i + 1))
+	done
+	ip -n "$a" addr add $A_IP/24 dev eth0
+	ip -n "$b" addr add $B_IP/24 dev eth0
+	NS_A[bridge]=$a NS_B[bridge]=$b
+}
+
+# setup_tapfwd: bench/tapfwd, one process forwarding between a TAP in each
+# guest (the floor of a TAP datapath); its pid in FWD
+setup_tapfwd() {
+	local a=${ID}t-a b=${ID}t-b f=${ID}t-fwd
+	for n in "$a" "$b" "$f"; do ip netns add "$n"; NS+=("$n"); done
+	# the forwarder runs in an empty namespace of its own and makes each
+	# TAP inside its guest's; bounded, and killed by cleanup before that
+	ip netns exec "$f" "$(cd "$BUILD" && pwd)/bench/vq_tapfwd" --seconds 3600 "$a" "$b" > "$TMP/tapfwd.out" 2>&1 &
+	FWD=$!
+	echo $FWD > "$TMP/tapfwd.pid"
+	for n in "$a" "$b"; do
+		for _ in $(seq 50); do ip -n "$n" link show eth0 >/dev/null 2>&1 && break; sleep 0.1; done
+		ip -n "$n" link set eth0 up
+		ip -n "$n" link set lo up
+	done
+	ip -n "$a" addr add $A_IP/24 dev eth0
+	ip -n "$b" addr add $B_IP/24 dev eth0
+	NS_A[tapfwd]=$a NS_B[tapfwd]=$b
+}

@@ -192,34 +192,8 @@ setups() {
 	vqnet_lab v "$TMP/v.vqnet"
 	NS_A[vqnet]=${NS_A[v]} NS_B[vqnet]=${NS_B[v]}
 	VMM_A=$(vmm_pid "${ID}v" a) VMM_B=$(vmm_pid "${ID}v" b)
-	local a=${ID}t-a b=${ID}t-b f=${ID}t-fwd n
-	for n in "$a" "$b" "$f"; do ip netns add "$n"; NS+=("$n"); done
-	ip netns exec "$f" "$BENCHBIN/vq_tapfwd" --seconds 3600 "$a" "$b" > "$TMP/tapfwd.out" 2>&1 &
-	FWD=$!
-	echo $FWD > "$TMP/tapfwd.pid"
-	for n in "$a" "$b"; do
-		for _ in $(seq 50); do ip -n "$n" link show eth0 > /dev/null 2>&1 && break; sleep 0.1; done
-		ip -n "$n" link set eth0 up
-		ip -n "$n" link set lo up
-	done
-	ip -n "$a" addr add $A_IP/24 dev eth0
-	ip -n "$b" addr add $B_IP/24 dev eth0
-	NS_A[tapfwd]=$a NS_B[tapfwd]=$b
-	a=${ID}b-a b=${ID}b-b f=${ID}b-br
-	for n in "$a" "$b" "$f"; do ip netns add "$n"; NS+=("$n"); done
-	ip -n "$f" link add br0 type bridge
-	ip -n "$f" link set br0 up
-	local i=0
-	for n in "$a" "$b"; do
-		ip -n "$f" link add p$i type veth peer name eth0 netns "$n"
-		ip -n "$f" link set p$i master br0 up
-		ip -n "$n" link set eth0 up
-		ip -n "$n" link set lo up
-		i=$((i + 1))
-	done
-	ip -n "$a" addr add $A_IP/24 dev eth0
-	ip -n "$b" addr add $B_IP/24 dev eth0
-	NS_A[bridge]=$a NS_B[bridge]=$b
+	setup_tapfwd
+	setup_bridge
 	FABRICS="vqnet tapfwd bridge"
 	check_all
 }

@@ -89,6 +89,9 @@ void sup_faults_tell(unsigned node);
  * is told again when it restarts). */
 void sup_vmm_ctl(unsigned node, const struct vmm_ctl *c);
 
+/* A malloc'd string, as printf makes it (NULL: out of memory): replies. */
+__attribute__((format(printf, 1, 2))) char *sup_text(const char *fmt, ...);
+
 /* Capture (sup_capture.c): node idx's region (at its start), a `capture`
  * request (true: the session took the connection fd), a session's
  * connection readable (its end), a restarted vmm told again, all ended. */

@@ -287,10 +287,9 @@ static int send_with_fds(int fd, const char *text, const int *fds, unsigned n)
 	return w == (ssize_t)iov.iov_len ? 0 : -EIO;
 }
 
-static char *fail(char *why)
+static char *fail(const char *why)
 {
-	char *s = NULL;
-	return asprintf(&s, "error: %s\n", why) < 0 ? NULL : s;
+	return sup_text("error: %s\n", why);
 }
 
 /* "SNAPLEN N PROG WHAT...": true when the session took fd (the client's

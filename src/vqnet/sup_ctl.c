@@ -89,8 +89,7 @@ static void reply(struct conn *c, char *text)
 		conn_close(c);
 }
 
-__attribute__((format(printf, 1, 2)))
-static char *text_of(const char *fmt, ...)
+char *sup_text(const char *fmt, ...)
 {
 	char *s = NULL;
 	va_list ap;
@@ -105,18 +104,18 @@ static char *guest_handle(struct conn *c, const char *name)
 {
 	int i = lab_node_find(S.lab, name);
 	if (i < 0)
-		return text_of("error: no guest %s\n", name);
+		return sup_text("error: no guest %s\n", name);
 	const struct sup_node *n = &S.nodes[i];
 	if (S.lab->nodes[i].kind != LAB_GUEST)
-		return text_of("error: %s is a filter node, not a guest: it runs no programs\n", name);
+		return sup_text("error: %s is a filter node, not a guest: it runs no programs\n", name);
 	if (n->vm)   /* a VM: its agentd's socket, which only root can reach */
-		return n->vm->agent == VM_READY ? text_of("vm %s\n", n->vm->agent_path)
-		       : text_of("error: the agent of VM %s is not answering (%s)\n", name,
+		return n->vm->agent == VM_READY ? sup_text("vm %s\n", n->vm->agent_path)
+		       : sup_text("error: the agent of VM %s is not answering (%s)\n", name,
 				 n->vm->agent_why[0] ? n->vm->agent_why : "booting");
 	if (n->init <= 0 || n->init_fd < 0)
-		return text_of("error: guest %s is gone (its init died; see the lab's log)\n", name);
+		return sup_text("error: guest %s is gone (its init died; see the lab's log)\n", name);
 	c->pass_fd = dup(n->init_fd);
-	return c->pass_fd < 0 ? NULL : text_of("ok %s\n", n->netns);
+	return c->pass_fd < 0 ? NULL : sup_text("ok %s\n", n->netns);
 }
 
 /* "capture ...": a session takes the connection for its whole life */
@@ -143,10 +142,10 @@ static void events(struct conn *c)
 {
 	int err = sup_events_stream(c->fd);
 	if (err == -EBUSY)
-		reply(c, text_of("error: %d event streams are open already, the most there may be\n",
+		reply(c, sup_text("error: %d event streams are open already, the most there may be\n",
 				 SUP_STREAMS_MAX));
 	else if (err)
-		reply(c, text_of("error: cannot stream events: %s\n", strerror(-err)));
+		reply(c, sup_text("error: cannot stream events: %s\n", strerror(-err)));
 	else {
 		c->fd = -1;
 		conn_close(c);
@@ -178,7 +177,7 @@ static void request(struct conn *c)
 	else if (!strncmp(c->in, "note ", 5))
 		reply(c, sup_events_note(c->in + 5));
 	else
-		reply(c, text_of("error: unknown request \"%s\"\n", c->in));
+		reply(c, sup_text("error: unknown request \"%s\"\n", c->in));
 }
 
 static void accept_all(void)
@@ -218,7 +217,7 @@ static void readable(struct conn *c)
 	if (memchr(c->in, '\n', c->in_len))
 		request(c);
 	else if (c->in_len == sizeof(c->in) - 1)
-		reply(c, text_of("error: request too long\n"));
+		reply(c, sup_text("error: request too long\n"));
 }
 
 static void writable(struct conn *c)

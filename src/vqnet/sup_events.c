@@ -341,16 +341,6 @@ void sup_events_end(void)
 
 /* ---- notes from clients --------------------------------------------------- */
 
-static char *reply_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *reply_of(const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : s;
-}
 
 /* "scenario NAME one-vm|across started" or "... ended passed|failed|interrupted" */
 char *sup_events_note(const char *args)
@@ -359,31 +349,31 @@ char *sup_events_note(const char *args)
 	static const char *const results[] = { "passed", "failed", "interrupted" };
 	for (const char *p = args; *p; p++)
 		if (*p < 0x20 || *p >= 0x7f)
-			return reply_of("error: a note is printable ASCII only\n");
+			return sup_text("error: a note is printable ASCII only\n");
 	char copy[CTL_REQUEST_MAX + 1], *w[7], *save = NULL;
 	unsigned n = 0;
 	snprintf(copy, sizeof(copy), "%s", args);
 	for (char *t = strtok_r(copy, " ", &save); t && n < 7; t = strtok_r(NULL, " ", &save))
 		w[n++] = t;
 	if (n < 1 || strcmp(w[0], "scenario"))
-		return reply_of("error: unknown note (note scenario NAME one-vm|across "
+		return sup_text("error: unknown note (note scenario NAME one-vm|across "
 				"started|ended [passed|failed|interrupted])\n");
 	bool start = n == 4 && !strcmp(w[3], "started"), end = n == 5 && !strcmp(w[3], "ended");
 	if (!start && !end)
-		return reply_of("error: a scenario note is: scenario NAME one-vm|across started, "
+		return sup_text("error: a scenario note is: scenario NAME one-vm|across started, "
 				"or scenario NAME one-vm|across ended passed|failed|interrupted\n");
 	int sc = lab_name_valid(w[1]) ? lab_scenario_find(S.lab, w[1]) : -1;
 	if (sc < 0)
-		return reply_of("error: lab %s has no scenario \"%.*s\"\n", S.lab->name, LAB_NAME_MAX, w[1]);
+		return sup_text("error: lab %s has no scenario \"%.*s\"\n", S.lab->name, LAB_NAME_MAX, w[1]);
 	int mode = !strcmp(w[2], modes[0]) ? 0 : !strcmp(w[2], modes[1]) ? 1 : -1;
 	if (mode < 0)
-		return reply_of("error: a scenario runs one-vm or across, not \"%.16s\"\n", w[2]);
+		return sup_text("error: a scenario runs one-vm or across, not \"%.16s\"\n", w[2]);
 	int res = -1;
 	for (int i = 0; end && i < 3; i++)
 		if (!strcmp(w[4], results[i]))
 			res = i;
 	if (end && res < 0)
-		return reply_of("error: a scenario ends passed, failed or interrupted, not \"%.16s\"\n", w[4]);
+		return sup_text("error: a scenario ends passed, failed or interrupted, not \"%.16s\"\n", w[4]);
 	if (!scenario_t0 && !(scenario_t0 = calloc(S.lab->n_scenarios, sizeof(*scenario_t0))))
 		return NULL;
 	const char *name = S.lab->scenarios[sc].name, *how = mode ? "across guests" : "one vm";
@@ -406,5 +396,5 @@ char *sup_events_note(const char *args)
 		else
 			sup_event("scenario", -1, -1, x, "scenario %s (%s) %s", name, how, results[res]);
 	}
-	return reply_of("ok\n");
+	return sup_text("ok\n");
 }
