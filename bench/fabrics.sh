@@ -53,13 +53,8 @@ setup_vde() {
 		ip netns add "$n"
 		NS+=("$n")
 		ip netns exec "$n" vde_plug2tap -d -P "$TMP/plug-$n.pid" -s "$TMP/vde.ctl" eth0
-		for _ in $(seq 50); do ip -n "$n" link show eth0 >/dev/null 2>&1 && break; sleep 0.1; done
-		ip -n "$n" link set eth0 up
-		ip -n "$n" link set lo up
 	done
-	ip -n "$a" addr add $A_IP/24 dev eth0
-	ip -n "$b" addr add $B_IP/24 dev eth0
-	NS_A[vde]=$a NS_B[vde]=$b
+	tap_guests vde "$a" "$b"
 }
 
 echo "Two guests, one link, four fabrics; median of $ROUNDS interleaved rounds"

@@ -166,6 +166,21 @@ setup_bridge() {
 	NS_A[bridge]=$a NS_B[bridge]=$b
 }
 
+# tap_guests FABRIC NS_A NS_B: two guests whose eth0 a peer's process
+# creates: wait for it (its creator runs in the background), bring it and
+# lo up, address it; the namespaces become FABRIC's
+tap_guests() {
+	local n
+	for n in "$2" "$3"; do
+		for _ in $(seq 50); do ip -n "$n" link show eth0 >/dev/null 2>&1 && break; sleep 0.1; done
+		ip -n "$n" link set eth0 up
+		ip -n "$n" link set lo up
+	done
+	ip -n "$2" addr add $A_IP/24 dev eth0
+	ip -n "$3" addr add $B_IP/24 dev eth0
+	NS_A[$1]=$2 NS_B[$1]=$3
+}
+
 # setup_tapfwd: bench/tapfwd, one process forwarding between a TAP in each
 # guest (the floor of a TAP datapath); its pid in FWD
 setup_tapfwd() {
@@ -176,12 +191,5 @@ setup_tapfwd() {
 	ip netns exec "$f" "$(cd "$BUILD" && pwd)/bench/vq_tapfwd" --seconds 3600 "$a" "$b" > "$TMP/tapfwd.out" 2>&1 &
 	FWD=$!
 	echo $FWD > "$TMP/tapfwd.pid"
-	for n in "$a" "$b"; do
-		for _ in $(seq 50); do ip -n "$n" link show eth0 >/dev/null 2>&1 && break; sleep 0.1; done
-		ip -n "$n" link set eth0 up
-		ip -n "$n" link set lo up
-	done
-	ip -n "$a" addr add $A_IP/24 dev eth0
-	ip -n "$b" addr add $B_IP/24 dev eth0
-	NS_A[tapfwd]=$a NS_B[tapfwd]=$b
+	tap_guests tapfwd "$a" "$b"
 }

@@ -28,6 +28,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "ctl.h"
+#include "report.h"
 #include "rundir.h"
 #include "sys.h"
 
@@ -63,11 +64,6 @@ struct cap {
 
 static volatile sig_atomic_t stop;
 
-static const char *str(json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "";
-}
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 /* ---- output ---------------------------------------------------------------------- */
@@ -134,14 +130,14 @@ static void drop_comment(const struct cap *c, const char *node, int32_t rule, ch
 	size_t i;
 	json_t *n;
 	json_array_foreach(json_object_get(c->status, "nodes"), i, n) {
-		if (strcmp(str(n, "name"), node))
+		if (strcmp(js(n, "name", ""), node))
 			continue;
 		json_t *f = json_object_get(n, "filter");
 		json_t *r = rule >= 0 ? json_array_get(json_object_get(f, "rules"), (size_t)rule) : NULL;
 		if (r) {
 			snprintf(buf, len, "dropped by %s, rule %d (line %lld): %s", node, rule + 1,
 				 (long long)json_integer_value(json_object_get(r, "line")),
-				 str(r, "rule"));
+				 js(r, "rule", ""));
 			return;
 		}
 	}

@@ -9,18 +9,6 @@
 
 #include "table.h"
 
-const char *js(json_t *o, const char *key, const char *dflt)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
-long long jn(json_t *o, const char *key, long long dflt)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
-}
-
 /* A number or "-" (null, absent). */
 static const char *num(json_t *o, const char *key, char *buf, size_t len)
 {

@@ -15,19 +15,6 @@
 #include "rates.h"
 #include "report.h"
 
-/* report.c's helpers (report.c itself needs the run directory) */
-const char *js(json_t *o, const char *key, const char *dflt)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
-long long jn(json_t *o, const char *key, long long dflt)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
-}
-
 /* A status of one lab: guests vm0 and vm1, one link; the counters of
  * vm0's interface and of vm0's end are given as JSON text, vm1's are 0. */
 static json_t *status(long long sup, long long pid0, long long restarts0, const char *state0,
