@@ -59,7 +59,7 @@ struct lab_error {
 	char msg[LAB_MSG_MAX];
 };
 
-enum lab_node_kind { LAB_GUEST, LAB_FILTER };
+enum lab_node_kind { LAB_GUEST, LAB_FILTER, LAB_SWITCH };
 enum lab_policy { LAB_POLICY_DROP, LAB_POLICY_ALLOW };
 
 /* One NIC of a node: the node's attachment to one topology. */

@@ -105,49 +105,54 @@ bool vsw_vnet_ok(const uint8_t *frame, size_t len)
 	       (size_t)csum_start + 20 <= eth_len;
 }
 
-void vsw_init(struct vsw *sw, bool bridge)
+void vsw_init(struct vsw *sw, bool bridge, unsigned n_links, uint64_t *key, uint16_t *port,
+	      unsigned cap)
 {
-	memset(sw, 0, sizeof(*sw));
-	sw->bridge = bridge;
+	*sw = (struct vsw){ .cap = cap, .key = key, .port = port, .bridge = bridge,
+			    .n_links = n_links <= VSW_LINKS_MAX ? n_links : VSW_LINKS_MAX };
+}
+
+static bool port_valid(const struct vsw *sw, unsigned port)
+{
+	return port < sw->n_links || (port == VSW_LOCAL && !sw->bridge);
 }
 
 int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port)
 {
-	if ((mac[0] & 1) || port > VSW_LOCAL)
+	if ((mac[0] & 1) || !port_valid(sw, port))
 		return -EINVAL;
 	uint64_t k = mac_key(mac);
 	unsigned i = lower_bound(sw, k);
 	if (i < sw->n && sw->key[i] == k)
 		return -EEXIST;
-	if (sw->n == VSW_MACS_MAX)
+	if (sw->n == sw->cap)
 		return -ENOSPC;
 	memmove(&sw->key[i + 1], &sw->key[i], (sw->n - i) * sizeof(sw->key[0]));
 	memmove(&sw->port[i + 1], &sw->port[i], (sw->n - i) * sizeof(sw->port[0]));
 	sw->key[i] = k;
-	sw->port[i] = (uint8_t)port;
+	sw->port[i] = (uint16_t)port;
 	sw->n++;
-	sw->ports |= VSW_PORT_BIT(port);
 	return 0;
 }
 
-uint64_t vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
+int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
 {
 	if (len < 14) {
 		sw->stats.runts++;
-		return 0;
+		return VSW_DROP;
 	}
-	if (in > VSW_LOCAL || lookup(sw, mac_key(frame + 6)) != (int)in) {
+	if (!port_valid(sw, in) || lookup(sw, mac_key(frame + 6)) != (int)in) {
 		sw->stats.spoofed++;
-		return 0;
+		return VSW_DROP;
 	}
-	uint64_t reach = in == VSW_LOCAL || sw->bridge ? sw->ports : VSW_PORT_BIT(VSW_LOCAL);
-	reach &= sw->ports & ~VSW_PORT_BIT(in);
+	/* a guest's interface takes what comes from a link for itself only */
+	bool to_local_only = in != VSW_LOCAL && !sw->bridge;
 	if (frame[0] & 1)   /* broadcast and multicast: the I/G bit */
-		return reach;
+		return to_local_only ? (int)VSW_LOCAL : VSW_FLOOD;
 	int out = lookup(sw, mac_key(frame));
-	if (out < 0 || !(reach & VSW_PORT_BIT(out))) {
+	if (out < 0 || out == (int)in || (to_local_only && out != (int)VSW_LOCAL)) {
 		sw->stats.unknown++;
-		return 0;
+		return VSW_DROP;
 	}
-	return VSW_PORT_BIT(out);
+	return out;
 }

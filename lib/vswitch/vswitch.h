@@ -2,10 +2,13 @@
 /*
  * vswitch.h - the forwarding decision of one interface, as pure logic.
  *
- * An interface has ports: up to VSW_LINKS links (0..VSW_LINKS-1) and, for a
- * guest, the local port VSW_LOCAL (its TAP).  The table maps every MAC the
- * interface may talk to onto the one port it lives behind, as the lab file
- * says; there is no learning, so nothing a guest sends can change it.
+ * An interface has ports: its links (0..n_links-1, at most VSW_LINKS_MAX)
+ * and, for a guest, the local port VSW_LOCAL (its TAP or virtio-net
+ * device).  The table maps every MAC the interface may talk to onto the one
+ * port it lives behind, as the lab file says; there is no learning, so
+ * nothing a guest sends can change it.  The table's memory is the
+ * caller's, sized for the MACs it will hold (a switch node's interface has
+ * one per guest it joins, a guest's one per peer it can reach).
  *
  * A frame entering on port `in`:
  *  - whose source MAC does not live behind `in` is dropped (spoofed): a guest
@@ -13,10 +16,13 @@
  *  - to a broadcast or multicast address goes to every other port it may
  *    reach: a guest delivers what comes from a link to its TAP only (guests
  *    are hosts, not switches: a sender reaches each peer directly); a bridge
- *    (a filter node, which has no TAP) forwards between its links;
+ *    (a filter or switch node, which has no local port) forwards between
+ *    its links;
  *  - to a known unicast address goes to that port only, if it may reach it;
  *  - to any other unicast address is dropped.
- * Drops are counted, never logged.  No syscalls, no allocation.
+ * The decision is one port or "flood", never a set: so the port count is
+ * not bounded by the width of a mask.  Drops are counted, never logged.
+ * No syscalls, no allocation.
  */
 #ifndef VQNET_VSWITCH_H
 #define VQNET_VSWITCH_H
@@ -25,10 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VSW_LINKS 63u          /* link ports 0..62 */
-#define VSW_LOCAL 63u          /* the interface's own port (its TAP) */
-#define VSW_MACS_MAX 256u
-#define VSW_PORT_BIT(p) (UINT64_C(1) << (p))
+#define VSW_LINKS_MAX 4096u    /* link ports 0..VSW_LINKS_MAX-1 (a lab's nodes) */
+#define VSW_LOCAL VSW_LINKS_MAX /* the interface's own port (its guest) */
+#define VSW_DROP (-1)          /* vsw_forward: nowhere (counted) */
+#define VSW_FLOOD (-2)         /* ... every link port but the one it came in on */
 
 struct vsw_stats {
 	uint64_t spoofed;       /* source MAC not behind the ingress port */
@@ -37,19 +43,23 @@ struct vsw_stats {
 };
 
 struct vsw {
-	unsigned n;
-	uint64_t key[VSW_MACS_MAX];   /* MACs as 48-bit numbers, sorted */
-	uint8_t port[VSW_MACS_MAX];
-	uint64_t ports;               /* every port that exists */
-	bool bridge;                  /* forward between links */
+	unsigned n, cap;
+	uint64_t *key;                /* cap MACs as 48-bit numbers, sorted */
+	uint16_t *port;               /* ... and the port each lives behind */
+	unsigned n_links;             /* link ports 0..n_links-1 */
+	bool bridge;                  /* forward between links; no local port */
 	struct vsw_stats stats;
 };
 
-void vsw_init(struct vsw *sw, bool bridge);
+/* An interface with n_links links (at most VSW_LINKS_MAX), bridging or
+ * not, whose table is key[0..cap) and port[0..cap) (the caller's; they
+ * must outlive sw). */
+void vsw_init(struct vsw *sw, bool bridge, unsigned n_links, uint64_t *key, uint16_t *port,
+	      unsigned cap);
 
-/* Say that mac lives behind port (a link number or VSW_LOCAL).  -EINVAL for
- * a multicast MAC or bad port, -EEXIST if the MAC is already placed,
- * -ENOSPC when the table is full. */
+/* Say that mac lives behind port (a link number, or VSW_LOCAL when not a
+ * bridge).  -EINVAL for a multicast MAC or bad port, -EEXIST if the MAC is
+ * already placed, -ENOSPC when the table is full. */
 int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port);
 
 /* Every frame on a link, as in virtio-net, starts with this header
@@ -74,8 +84,9 @@ bool vsw_mac_parse(const char *s, size_t len, uint8_t mac[6]);
  * of the project: the MAC parser above and lib/filter's EtherTypes. */
 int vsw_hexval(char c);
 
-/* The ports a frame entering on port `in` goes out of (a bitmask of
- * VSW_PORT_BIT), or 0 if it is dropped (and counted). */
-uint64_t vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
+/* Where a frame entering on port `in` goes: one port (a link number or
+ * VSW_LOCAL), VSW_FLOOD (out of every link but `in`: a broadcast or
+ * multicast from a guest or through a bridge), or VSW_DROP (counted). */
+int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
 
 #endif

@@ -113,21 +113,22 @@ static void link_error(struct vmm *m, struct link *l, int err)
 		link_poll(m, l, sys_now_ns());
 }
 
-/* Which links a held frame still waits for (0: none, it is gone); keeps
+/* A held frame now waits for port (or, active false, is gone); keeps
  * each link's count of frames waiting for it, and its state word, true. */
-static void pend_set(struct iface *ifc, struct pending *pd, uint64_t ports)
+static void pend_set(struct iface *ifc, struct pending *pd, bool active, unsigned port)
 {
-	uint64_t was = pd->active ? pd->ports : 0;
-	for (uint64_t d = (was ^ ports) & ~VSW_PORT_BIT(VSW_LOCAL); d; d &= d - 1) {
-		struct link *l = ifc->link[__builtin_ctzll(d)];
-		if (ports & (d & -d))
-			l->waiting++;
-		else
-			l->waiting--;
+	if (pd->active && pd->port != VSW_LOCAL && (!active || port != pd->port)) {
+		struct link *l = ifc->link[pd->port];
+		l->waiting--;
 		link_state(l);
 	}
-	pd->ports = ports;
-	pd->active = ports != 0;
+	if (active && port != VSW_LOCAL && (!pd->active || port != pd->port)) {
+		struct link *l = ifc->link[port];
+		l->waiting++;
+		link_state(l);
+	}
+	pd->port = port;
+	pd->active = active;
 }
 
 /* The guest deleted its interface (or its port failed): stop watching it
@@ -202,61 +203,56 @@ int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len)
 	return 0;
 }
 
-/* Send f out of every port in ports; returns the ports whose ring is full
- * and worth waiting for.  A stalled link is not: its frame is dropped and
- * counted here. */
-static uint64_t deliver(struct vmm *m, struct iface *ifc, const uint8_t *f,
-			size_t len, uint64_t ports)
+/* Send f out of port p; true when p is full and worth waiting for.  A
+ * stalled link is not: its frame is dropped and counted here. */
+static bool deliver(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len, unsigned p)
 {
-	uint64_t full = 0;
-	if (ports & VSW_PORT_BIT(VSW_LOCAL)) {
-		if (to_guest(m, ifc, f, len) == -EAGAIN)
-			full |= VSW_PORT_BIT(VSW_LOCAL);
-		ports &= ~VSW_PORT_BIT(VSW_LOCAL);
+	if (p == VSW_LOCAL)
+		return to_guest(m, ifc, f, len) == -EAGAIN;
+	struct link *l = ifc->link[p];
+	if (!vq_port_up(&l->vq)) {
+		ADD(l->st->drop_broken, 1);
+		return false;
 	}
-	while (ports) {
-		unsigned p = (unsigned)__builtin_ctzll(ports);
-		ports &= ports - 1;
-		struct link *l = ifc->link[p];
-		if (!vq_port_up(&l->vq)) {
-			ADD(l->st->drop_broken, 1);
-			continue;
-		}
-		if (link_special(l)) {
-			/* impaired or cut: its own queue decides, never "full" */
-			link_send_impaired(m, l, f, len, sys_now_ns());
-			continue;
-		}
-		link_catch_up(m, l);
-		int err = link_send_now(m, l, f, len);
-		if (err == -VQ_ENOSPC && l->stalled)
-			ADD(l->st->drop_stalled, 1);
-		else if (err == -VQ_ENOSPC)
-			full |= VSW_PORT_BIT(p);
+	if (link_special(l)) {
+		/* impaired or cut: its own queue decides, never "full" */
+		link_send_impaired(m, l, f, len, sys_now_ns());
+		return false;
 	}
-	return full;
+	link_catch_up(m, l);
+	int err = link_send_now(m, l, f, len);
+	if (err == -VQ_ENOSPC && l->stalled)
+		ADD(l->st->drop_stalled, 1);
+	return err == -VQ_ENOSPC && !l->stalled;
 }
 
-/* Hold a frame only for its one destination: a broadcast or multicast
- * frame goes where it can and is dropped (counted) where it cannot. */
-static bool worth_holding(struct iface *ifc, uint64_t ports, uint64_t full)
+/* Send f where the switch said (out: a port, or VSW_FLOOD: every link but
+ * in).  A frame is held only for its one destination, so the port to hold
+ * it for is returned (-1: none); a flood goes where it can and is dropped
+ * (counted) where it cannot, unless it has only one link to go to. */
+static int forward(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len,
+		   int out, unsigned in)
 {
-	if (!(ports & (ports - 1)))
-		return true;
-	if (full & VSW_PORT_BIT(VSW_LOCAL))
-		ADD(ifc->st->to_guest_drops, 1);
-	for (full &= ~VSW_PORT_BIT(VSW_LOCAL); full; full &= full - 1)
-		ADD(ifc->link[__builtin_ctzll(full)]->st->drop_full, 1);
-	return false;
+	if (out == VSW_DROP)
+		return -1;
+	unsigned n = ifc->li->n_links;
+	if (out == VSW_FLOOD && n - (in < n) == 1)
+		out = in == 0 ? 1 : 0;   /* the one link it can take */
+	if (out != VSW_FLOOD)
+		return deliver(m, ifc, f, len, (unsigned)out) ? out : -1;
+	for (unsigned p = 0; p < n; p++)
+		if (p != in && deliver(m, ifc, f, len, p))
+			ADD(ifc->link[p]->st->drop_full, 1);
+	return -1;
 }
 
 static void hold(struct iface *ifc, struct pending *pd, const uint8_t *f, size_t len,
-		 uint64_t ports)
+		 unsigned port)
 {
 	memcpy(pd->buf, f, len);
 	pd->len = len;
 	pd->since = sys_now_ns();
-	pend_set(ifc, pd, ports);
+	pend_set(ifc, pd, true, port);
 }
 
 /* Frames the guest sent: port -> vswitch -> links. */
@@ -288,11 +284,11 @@ static void pump_port(struct vmm *m, struct iface *ifc)
 			vmm_capture(m, ifc->cap - 1, CAP_OUT, 0, m->buf, (size_t)r);
 		/* the guest wrote the header: whoever takes the frame off the link
 		 * checks it (vsw_vnet_ok) before a kernel sees it */
-		uint64_t ports = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
-					     (size_t)r - VSW_VNET_HDR);
-		uint64_t full = ports ? deliver(m, ifc, m->buf, (size_t)r, ports) : 0;
-		if (full && worth_holding(ifc, ports, full)) {
-			hold(ifc, &ifc->pend, m->buf, (size_t)r, full);
+		int out = vsw_forward(&ifc->sw, VSW_LOCAL, m->buf + VSW_VNET_HDR,
+				      (size_t)r - VSW_VNET_HDR);
+		int full = forward(m, ifc, m->buf, (size_t)r, out, VSW_LOCAL);
+		if (full >= 0) {
+			hold(ifc, &ifc->pend, m->buf, (size_t)r, (unsigned)full);
 			pt->ops->pause(pt, true);
 		}
 	}
@@ -337,20 +333,20 @@ static void pump_link(struct vmm *m, struct link *l)
 		}
 		const uint8_t *eth = m->buf + VSW_VNET_HDR;
 		size_t eth_len = len - VSW_VNET_HDR;
-		uint64_t ports = vsw_forward(&ifc->sw, l->port, eth, eth_len);
+		int out = vsw_forward(&ifc->sw, l->port, eth, eth_len);
 		/* a filter decides on the private copy, which is what it sends */
 		bool dropped = false;
-		if (ports && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW) {
-			ports = 0;
+		if (out != VSW_DROP && m->flt && flt_decide(m->flt, eth, eth_len, now) != FLT_ALLOW) {
+			out = VSW_DROP;
 			dropped = true;
 		}
 		if (l->cap)
 			vmm_capture(m, l->cap - 1, CAP_IN | (dropped ? CAP_DROPPED : 0),
 				    dropped ? flt_decided_by(m->flt) : 0, m->buf, len);
-		uint64_t full = ports ? deliver(m, ifc, m->buf, len, ports) : 0;
+		int full = forward(m, ifc, m->buf, len, out, l->port);
 		/* stop taking from this link until the frame is out */
-		if (full && worth_holding(ifc, ports, full))
-			hold(ifc, &l->pend, m->buf, len, full);
+		if (full >= 0)
+			hold(ifc, &l->pend, m->buf, len, (unsigned)full);
 	}
 	int kick = n ? vq_port_rx_publish(&l->vq) : 0;
 	if (kick < 0) {
@@ -364,19 +360,19 @@ static void pump_link(struct vmm *m, struct link *l)
 /* Retry a held frame; drop it if held too long.  True once it is gone. */
 static bool retry(struct vmm *m, struct iface *ifc, struct pending *pd, uint64_t now)
 {
-	uint64_t left = deliver(m, ifc, pd->buf, pd->len, pd->ports);
-	if (left && now - pd->since >= STALL_NS) {
+	bool full = deliver(m, ifc, pd->buf, pd->len, pd->port);
+	if (full && now - pd->since >= STALL_NS) {
 		/* a guest that takes nothing for that long loses the frame */
-		if (left & VSW_PORT_BIT(VSW_LOCAL))
+		if (pd->port == VSW_LOCAL) {
 			ADD(ifc->st->to_guest_drops, 1);
-		for (uint64_t p = left & ~VSW_PORT_BIT(VSW_LOCAL); p; p &= p - 1) {
-			struct link *l = ifc->link[__builtin_ctzll(p)];
+		} else {
+			struct link *l = ifc->link[pd->port];
 			l->stalled = true;
 			ADD(l->st->drop_stalled, 1);
 		}
-		left = 0;
+		full = false;
 	}
-	pend_set(ifc, pd, left);   /* and the stalled links' state words */
+	pend_set(ifc, pd, full, pd->port);   /* and the stalled link's state word */
 	return !pd->active;
 }
 

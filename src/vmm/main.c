@@ -13,6 +13,7 @@
  * before the first frame.  vmm.h says which file does what.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,25 @@ static int parse_link(const char *v, struct link_arg *l)
 	return 0;
 }
 
+/* The links' doorbells, renumbered into two runs (ours, then the peers')
+ * above every descriptor we were given, so that the sandbox allows reads
+ * on one run and writes on the other in a handful of rules however many
+ * links there are (a switch node has one per guest).  base: the first
+ * number above them all. */
+static void bells_renumber(struct link_arg *la, unsigned n, int base)
+{
+	for (int which = 0; which < 2; which++)
+		for (unsigned i = 0; i < n; i++) {
+			int *fd = which ? &la[i].peer_bell : &la[i].bell;
+			int moved = fcntl(*fd, F_DUPFD_CLOEXEC, base);
+			if (moved < 0)
+				vmm_fail("link %u: cannot renumber its doorbell %d: %s", la[i].index,
+					 *fd, strerror(errno));
+			close(*fd);
+			*fd = moved;
+		}
+}
+
 static void usage(FILE *to)
 {
 	fprintf(to,
@@ -90,9 +110,14 @@ int main(int argc, char **argv)
 	long uid = -1;
 	int ctl_fd = -1, cap_fd = -1;
 	unsigned long long seed = 0;
-	static struct link_arg la[LAB_MAX_NODES * LAB_MAX_IFACES];
-	static struct vhost_arg va[LAB_MAX_IFACES];
+	/* at most one of either per argument */
+	struct link_arg *la = calloc((size_t)argc, sizeof(*la));
+	struct vhost_arg *va = calloc((size_t)argc, sizeof(*va));
 	unsigned n_la = 0, n_va = 0;
+	if (!la || !va) {
+		fprintf(stderr, "%s: out of memory\n", vmm_prog);
+		return 1;
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,7 +163,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "%s: bad --seed \"%s\"\n", vmm_prog, v);
 				return 2;
 			}
-		} else if (!strcmp(a, "--vhost") && n_va < sizeof(va) / sizeof(va[0])) {
+		} else if (!strcmp(a, "--vhost")) {
 			const char *eq = strchr(v, '=');
 			int ifc = parse_fd(v), fd = eq ? parse_fd(eq + 1) : -1;
 			if (ifc < 0 || fd < 0) {
@@ -146,7 +171,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			va[n_va++] = (struct vhost_arg){ .iface = (unsigned)ifc, .fd = fd };
-		} else if (!strcmp(a, "--link") && n_la < sizeof(la) / sizeof(la[0])) {
+		} else if (!strcmp(a, "--link")) {
 			if (parse_link(v, &la[n_la++])) {
 				fprintf(stderr, "%s: bad --link \"%s\" (INDEX=MEMFD,BELL,PEERBELL)\n",
 					vmm_prog, v);
@@ -169,10 +194,25 @@ int main(int argc, char **argv)
 	if (getppid() != supervisor)
 		return 1;
 
+	int base = lab_fd;
+	int given[] = { stats_fd, rules_fd, ready_fd, ctl_fd, cap_fd };
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
+		base = given[i] > base ? given[i] : base;
+	for (unsigned i = 0; i < n_la; i++) {
+		int f[] = { la[i].mem, la[i].bell, la[i].peer_bell };
+		for (size_t j = 0; j < 3; j++)
+			base = f[j] > base ? f[j] : base;
+	}
+	for (unsigned i = 0; i < n_va; i++)
+		base = va[i].fd > base ? va[i].fd : base;
+	bells_renumber(la, n_la, base + 1);
+
 	static struct vmm m;
 	m.ctl_fd = ctl_fd;
 	m.seed = seed;
 	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
+	free(la);
+	free(va);
 	if (cap_fd >= 0) {
 		/* the capture region: idle until the supervisor says otherwise */
 		size_t len;

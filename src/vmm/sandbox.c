@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -31,25 +32,48 @@
 
 /* The descriptors the datapath reads, writes and watches. */
 struct fdset {
-	int fd[4 * LAB_MAX_IFACES + 2 * LAB_MAX_NODES * LAB_MAX_IFACES + 8];
-	unsigned n;
+	int *fd;
+	unsigned n, cap;
 };
 
 static void fd_add(struct fdset *s, int fd)
 {
-	if (fd >= 0 && s->n < sizeof(s->fd) / sizeof(s->fd[0]))
+	if (fd >= 0 && s->n < s->cap)
 		s->fd[s->n++] = fd;
 }
 
-/* A rule per descriptor: syscall nr allowed when its first argument is fd. */
-static int allow_on(scmp_filter_ctx ctx, int nr, const struct fdset *s)
+static int cmp_int(const void *a, const void *b)
 {
-	for (unsigned i = 0; i < s->n; i++) {
-		struct scmp_arg_cmp is_fd = { .arg = 0, .op = SCMP_CMP_EQ,
-					      .datum_a = (scmp_datum_t)s->fd[i], .datum_b = 0 };
-		int err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &is_fd);
-		if (err)
-			return err;
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Syscall nr allowed when its first argument is one of s's descriptors.
+ * A rule per descriptor would not fit a filter (BPF programs end at 4096
+ * instructions) for a switch with a thousand links, so runs of numbers
+ * (main.c renumbers the doorbells into two) are covered by aligned
+ * power-of-two blocks, each one masked compare: exactly the set, in
+ * O(log n) rules per run. */
+static int allow_on(scmp_filter_ctx ctx, int nr, struct fdset *s)
+{
+	qsort(s->fd, s->n, sizeof(s->fd[0]), cmp_int);
+	for (unsigned i = 0; i < s->n;) {
+		unsigned j = i;
+		while (j + 1 < s->n && s->fd[j + 1] <= s->fd[j] + 1)
+			j++;
+		uint64_t lo = (uint64_t)s->fd[i], hi = (uint64_t)s->fd[j];
+		while (lo <= hi) {
+			uint64_t size = 1;
+			while ((lo & (size * 2 - 1)) == 0 && lo + size * 2 - 1 <= hi)
+				size *= 2;
+			struct scmp_arg_cmp in = { .arg = 0, .op = SCMP_CMP_MASKED_EQ,
+						   .datum_a = ~(size - 1), .datum_b = lo };
+			int err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &in);
+			if (err)
+				return err;
+			lo += size;
+		}
+		i = j + 1;
 	}
 	return 0;
 }
@@ -66,22 +90,23 @@ static int allow_on(scmp_filter_ctx ctx, int nr, const struct fdset *s)
  * sanitizer build a vmm that trips one dies of SIGSYS partway through
  * its report.
  */
-static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd)
+static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd,
+			struct fdset *rd, struct fdset *wr)
 {
-	struct fdset rd = { .n = 0 }, wr = { .n = 0 }, ep = { .n = 0 };
-	fd_add(&rd, m->sigfd);
-	fd_add(&rd, m->timer_fd);
-	fd_add(&rd, m->ctl_fd);
-	fd_add(&wr, 2);              /* our messages, into the supervisor's log */
-	fd_add(&wr, ready_fd);
+	struct fdset ep = { .fd = (int[1]){ 0 }, .cap = 1 };
+	fd_add(rd, m->sigfd);
+	fd_add(rd, m->timer_fd);
+	fd_add(rd, m->ctl_fd);
+	fd_add(wr, 2);              /* our messages, into the supervisor's log */
+	fd_add(wr, ready_fd);
 	fd_add(&ep, m->epfd);
 	for (unsigned i = 0; i < m->n_links; i++) {
-		fd_add(&rd, m->links[i].bell);
-		fd_add(&wr, m->links[i].peer_bell);
+		fd_add(rd, m->links[i].bell);
+		fd_add(wr, m->links[i].peer_bell);
 	}
 	for (unsigned i = 0; i < m->n_ifc; i++) {
-		fd_add(&rd, m->ifc[i].port.fd);
-		fd_add(&wr, m->ifc[i].port.fd);
+		fd_add(rd, m->ifc[i].port.fd);
+		fd_add(wr, m->ifc[i].port.fd);
 	}
 	int err = 0;
 	/* A QEMU guest's device gets new descriptors all along (the
@@ -104,14 +129,14 @@ static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd)
 		for (size_t i = 0; !err && i < sizeof(vhost) / sizeof(vhost[0]); i++)
 			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, vhost[i], 0);
 	}
-	if (!err) err = allow_on(ctx, SCMP_SYS(read), &rd);
-	if (!err) err = allow_on(ctx, SCMP_SYS(readv), &rd);
-	if (!err) err = allow_on(ctx, SCMP_SYS(write), &wr);
-	if (!err) err = allow_on(ctx, SCMP_SYS(writev), &wr);
+	if (!err) err = allow_on(ctx, SCMP_SYS(read), rd);
+	if (!err) err = allow_on(ctx, SCMP_SYS(readv), rd);
+	if (!err) err = allow_on(ctx, SCMP_SYS(write), wr);
+	if (!err) err = allow_on(ctx, SCMP_SYS(writev), wr);
 	if (!err) err = allow_on(ctx, SCMP_SYS(epoll_wait), &ep);
 	if (!err) err = allow_on(ctx, SCMP_SYS(epoll_pwait), &ep);
 	if (!err) err = allow_on(ctx, SCMP_SYS(epoll_ctl), &ep);
-	struct fdset tm = { .n = 0 };
+	struct fdset tm = { .fd = (int[1]){ 0 }, .cap = 1 };
 	fd_add(&tm, m->timer_fd);
 	if (!err) err = allow_on(ctx, SCMP_SYS(timerfd_settime), &tm);
 	/* memory for malloc: anonymous or our own mappings, never executable */
@@ -136,12 +161,19 @@ static void seccomp_enter(const struct vmm *m, int ready_fd)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		vmm_fail("seccomp: cannot set up a filter");
+	unsigned cap = 2 * m->n_links + 2 * m->n_ifc + 8;
+	struct fdset rd = { .fd = malloc(cap * sizeof(int)), .cap = cap };
+	struct fdset wr = { .fd = malloc(cap * sizeof(int)), .cap = cap };
+	if (!rd.fd || !wr.fd)
+		vmm_fail("seccomp: out of memory");
 	int err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (!err)
-		err = build_filter(ctx, m, ready_fd);
+		err = build_filter(ctx, m, ready_fd, &rd, &wr);
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
+	free(rd.fd);
+	free(wr.fd);
 	if (err)
 		vmm_fail("seccomp: %s", strerror(-err));
 }

@@ -50,6 +50,16 @@ static void setup_guest_netns(struct vmm *m, const char *netns)
 	}
 }
 
+/* A node whose guest has no namespace here (a VM), or that has no guest
+ * (a filter, a switch), gets an empty network namespace of its own, since it needs
+ * none (best effort: isolation, not function). */
+static void empty_netns(const struct vmm *m)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		fprintf(stderr, "%s: %s: no namespace of its own: %s\n", vmm_prog, m->node->name,
+			strerror(errno));
+}
+
 /* A QEMU guest: one vhost-user device per interface, on the listening
  * socket the supervisor made for it; the vmm needs no network of its own,
  * so it takes an empty namespace (isolation, not function). */
@@ -68,14 +78,11 @@ static void setup_vm(struct vmm *m, const struct vhost_arg *va, unsigned n_va)
 		if (err)
 			vmm_fail("%s: cannot serve its device: %s", m->ifc[i].li->name, strerror(-err));
 	}
-	if (unshare(CLONE_NEWNET) < 0)
-		fprintf(stderr, "%s: %s: no namespace of its own: %s\n", vmm_prog, m->node->name,
-			strerror(errno));
+	empty_netns(m);
 }
 
 /* A filter node: its rules in order (lab lines and rules file), compiled
- * once; the node gets an empty network namespace of its own, since it
- * needs none (best effort: isolation, not function). */
+ * once. */
 static void setup_filter(struct vmm *m, const struct lab_rule *file, unsigned n_file)
 {
 	const struct lab_filter *lf = &m->node->filter;
@@ -102,9 +109,6 @@ static void setup_filter(struct vmm *m, const struct lab_rule *file, unsigned n_
 		vmm_fail("cannot set up the filter: %s", strerror(errno));
 	free(rules);
 	free(order);
-	if (unshare(CLONE_NEWNET) < 0)
-		fprintf(stderr, "%s: %s: no namespace of its own: %s\n", vmm_prog, m->node->name,
-			strerror(errno));
 }
 
 /* The lab text and the rules file come as sealed memfds: read whole. */
@@ -140,8 +144,9 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	struct iface *ifc = &m->ifc[i];
 	struct link *l = &m->links[k];
 	unsigned index = ifc->li->links[j];
-	const struct link_arg *a = NULL;
-	for (unsigned x = 0; x < n_la; x++)
+	/* the supervisor passes them in our order: look there first */
+	const struct link_arg *a = k < n_la && la[k].index == index ? &la[k] : NULL;
+	for (unsigned x = 0; !a && x < n_la; x++)
 		if (la[x].index == index)
 			a = &la[x];
 	if (!a)
@@ -174,13 +179,41 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	ifc->link[j] = l;
 	link_impair_init(m, l);
 
-	uint8_t macs[VSW_MACS_MAX][6];
-	size_t nm;
-	if (lab_link_macs(m->lab, l->index, l->side, macs, VSW_MACS_MAX, &nm))
-		vmm_fail("link %u: too many MACs behind it", l->index);
+	size_t nm = 0;
+	lab_link_macs(m->lab, l->index, l->side, NULL, 0, &nm);
+	uint8_t (*macs)[6] = malloc(nm * sizeof(*macs) + 1);
+	if (!macs || lab_link_macs(m->lab, l->index, l->side, macs, nm, &nm))
+		vmm_fail("link %u: out of memory for the MACs behind it", l->index);
 	for (size_t x = 0; x < nm; x++)
 		if ((err = vsw_add(&ifc->sw, macs[x], j)))
 			vmm_fail("link %u: MAC table: %s", l->index, strerror(-err));
+	free(macs);
+}
+
+/* Interface i's switch, with room for every MAC it will hold: its own (a
+ * guest's) and those behind each of its links. */
+static void setup_switch(struct vmm *m, unsigned ni, struct iface *ifc, unsigned i, bool guest)
+{
+	const struct lab_iface *li = ifc->li;
+	size_t cap = guest;
+	for (unsigned j = 0; j < li->n_links; j++) {
+		size_t nm = 0;
+		int side = lab_link_side(m->lab, li->links[j], ni, i);
+		if (side >= 0)
+			lab_link_macs(m->lab, li->links[j], (unsigned)side, NULL, 0, &nm);
+		cap += nm;
+	}
+	if (li->n_links > VSW_LINKS_MAX)
+		vmm_fail("%s: %u links: more than a switch has ports", li->name, li->n_links);
+	ifc->sw_key = malloc(cap * sizeof(*ifc->sw_key) + 1);
+	ifc->sw_port = malloc(cap * sizeof(*ifc->sw_port) + 1);
+	ifc->link = calloc(li->n_links + 1, sizeof(*ifc->link));
+	if (!ifc->sw_key || !ifc->sw_port || !ifc->link)
+		vmm_fail("out of memory");
+	/* a filter or switch node bridges its links */
+	vsw_init(&ifc->sw, !guest, li->n_links, ifc->sw_key, ifc->sw_port, (unsigned)cap);
+	if (guest && vsw_add(&ifc->sw, li->mac, VSW_LOCAL))
+		vmm_fail("%s: bad MAC", li->name);
 }
 
 /* One epoll set for everything; the signals that end us arrive as events. */
@@ -247,7 +280,7 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 			vmm_fail("rules file: line %u: %s", le.line, le.msg);
 		free(rt);
 	}
-	if (!guest)
+	if (m->node->kind == LAB_FILTER)
 		m->n_rules = m->node->filter.n_rules + n_file;
 
 	m->n_ifc = m->node->n_ifaces;
@@ -270,9 +303,7 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 		ifc->pend.buf = malloc(VQ_FRAME_MAX);
 		if (!ifc->pend.buf)
 			vmm_fail("out of memory");
-		vsw_init(&ifc->sw, !guest);   /* a filter bridges its links */
-		if (guest && vsw_add(&ifc->sw, ifc->li->mac, VSW_LOCAL))
-			vmm_fail("%s: bad MAC", ifc->li->name);
+		setup_switch(m, (unsigned)ni, ifc, i, guest);
 		for (unsigned j = 0; j < ifc->li->n_links; j++, k++)
 			setup_link(m, (unsigned)ni, i, j, k, la, n_la);
 	}
@@ -282,7 +313,9 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 		setup_vm(m, va, n_va);
 	else if (guest)
 		setup_guest_netns(m, netns);
-	else
+	if (m->node->kind == LAB_FILTER)
 		setup_filter(m, file_rules, n_file);
+	if (!guest)
+		empty_netns(m);
 	lab_rules_free(file_rules, n_file);
 }

@@ -121,7 +121,8 @@ int netdev_sysctl(const char *key, const char *value);
 /* A frame waiting for full links. */
 struct pending {
 	bool active;
-	uint64_t ports;      /* switch ports still to deliver to */
+	unsigned port;       /* the switch port it waits for (one: only a
+				frame with one destination is held) */
 	uint64_t since;
 	size_t len;
 	uint8_t *buf;        /* VQ_FRAME_MAX bytes, allocated once */
@@ -160,7 +161,9 @@ struct iface {
 	const struct lab_iface *li;
 	struct port port;    /* the guest's end; none in a filter */
 	struct vsw sw;
-	struct link *link[VSW_LINKS];   /* by switch port */
+	uint64_t *sw_key;    /* the switch's table (lib/vswitch keeps none) */
+	uint16_t *sw_port;
+	struct link **link;  /* by switch port: li->n_links of them */
 	struct pending pend; /* a guest frame waiting for full links */
 	bool resumed;        /* its frame went: read the port again now */
 	uint16_t cap;        /* captured: its pcapng interface + 1; 0: not */

@@ -291,7 +291,8 @@ static void node_dot(FILE *f, json_t *n, size_t i, json_t *topos, bool live)
 	fprintf(f, "  \"%s\" [id=\"node-%s\", class=\"%s%s\", label=<\n"
 		"<TABLE BORDER=\"%d\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" COLOR=\"%s\">\n"
 		"<TR><TD BGCOLOR=\"%s\"><B>", id, id,
-		qemu ? "guest qemu" : netns ? "guest netns" : !strcmp(kind, "filter") ? "filter" : "other",
+		qemu ? "guest qemu" : netns ? "guest netns" : !strcmp(kind, "filter") ? "filter"
+		: !strcmp(kind, "switch") ? "switch" : "other",
 		running ? "" : " vmm-down", qemu ? 3 : 1, running ? edge : VMM_DOWN, head);
 	put_text(f, js(n, "name", "?"));
 	fprintf(f, "</B></TD></TR>\n%s</TABLE>>];\n", rows);

@@ -102,10 +102,13 @@ static const char *plural(long long n, const char *one, const char *many)
 static void counts(json_t *st, char *buf, size_t len)
 {
 	json_t *c = json_object_get(st, "counts");
-	long long g = jn(c, "guests", 0), fl = jn(c, "filters", 0), l = jn(c, "links", 0);
+	long long g = jn(c, "guests", 0), fl = jn(c, "filters", 0), sw = jn(c, "switches", 0);
+	long long l = jn(c, "links", 0);
 	int n = snprintf(buf, len, "%lld %s, ", g, plural(g, "guest", "guests"));
 	if (fl && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, "%lld %s, ", fl, plural(fl, "filter", "filters"));
+	if (sw && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "%lld %s, ", sw, plural(sw, "switch", "switches"));
 	if (n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "%lld %s", l, plural(l, "link", "links"));
 }
@@ -202,7 +205,8 @@ static void node_table(FILE *f, json_t *nodes)
 			snprintf(vmm + l, sizeof(vmm) - l, ", capturing (%lld frames, %lld lost)",
 				 jn(cap, "frames", 0), jn(cap, "lost", 0));
 		vm_text(json_object_get(n, "vm"), vm, sizeof(vm));
-		const char *kind = !strcmp(js(n, "kind", "?"), "guest") ? js(n, "guest_kind", "?") : "filter";
+		const char *kind = !strcmp(js(n, "kind", "?"), "guest") ? js(n, "guest_kind", "?")
+				   : js(n, "kind", "?");
 		table_row(&t, (const char *[]){ js(n, "name", "?"), kind, js(n, "netns", "-"),
 						vmm, num(n, "ready_ms", ready, sizeof(ready)), vm });
 	}

@@ -231,7 +231,7 @@ static bool linked(const struct lab *lab, unsigned a, unsigned b)
 			return true;
 		/* one hop through a filter node */
 		unsigned mid = x == a ? y : y == a ? x : UINT_MAX;
-		if (mid == UINT_MAX || lab->nodes[mid].kind != LAB_FILTER)
+		if (mid == UINT_MAX || lab->nodes[mid].kind == LAB_GUEST)
 			continue;
 		for (unsigned k = 0; k < lab->n_links; k++) {
 			const struct lab_link *m = &lab->links[k];

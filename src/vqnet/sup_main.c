@@ -67,13 +67,18 @@ static void open_log(void)
 }
 
 /* Descriptors: links (a memfd and four pipe ends each), and per node its
- * stats, ready pipe, pidfds and rules; a vmm holds three per link.  Say
- * how many the lab needs when the hard limit is short of it. */
+ * stats, ready pipe, pidfds and rules; a vmm inherits the numbers it is
+ * given, which may be as high as ours, and renumbers its two doorbells
+ * per link above them.  Say how many the lab needs when the hard limit is
+ * short of it. */
 static int check_fd_budget(char *msg, size_t len)
 {
-	unsigned long soft = 0;
+	unsigned long soft = 0, most = 0;
 	int err = sys_raise_nofile(&soft);
-	unsigned long need = 64 + 5ul * S.lab->n_links + 6ul * S.lab->n_nodes;
+	for (unsigned i = 0; i < S.lab->n_nodes; i++)
+		if (lab_node_links(&S.lab->nodes[i]) > most)
+			most = lab_node_links(&S.lab->nodes[i]);
+	unsigned long need = 64 + 5ul * S.lab->n_links + 6ul * S.lab->n_nodes + 2 * most;
 	if (err) {
 		snprintf(msg, len, "cannot raise RLIMIT_NOFILE: %s", strerror(-err));
 		return -1;

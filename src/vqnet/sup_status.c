@@ -18,6 +18,7 @@
 #include "filter.h"
 #include "link.h"
 #include "capture.h"
+#include "labfile.h"
 #include "sup.h"
 #include "sys.h"
 
@@ -251,7 +252,7 @@ static json_t *node_json(unsigned i)
 		json_object_set_new(o, "counters", iface_counters(node, n, j));
 		json_array_append_new(ifaces, o);
 	}
-	json_t *o = json_pack("{s:s,s:s}", "name", node->name, "kind", guest ? "guest" : "filter");
+	json_t *o = json_pack("{s:s,s:s}", "name", node->name, "kind", labfile_kind(node));
 	json_object_set_new(o, "guest_kind", !guest ? json_null()
 			    : json_string(n->vm ? "qemu" : "netns"));
 	json_object_set_new(o, "netns", guest && !n->vm ? json_string(n->netns) : json_null());
@@ -375,22 +376,25 @@ char *sup_status_json(void)
 	const struct lab *lab = S.lab;
 	char log[256];
 	lab_log_path(log, sizeof(log), lab->name);
-	unsigned guests = 0;
-	for (unsigned i = 0; i < lab->n_nodes; i++)
+	unsigned guests = 0, switches = 0;
+	for (unsigned i = 0; i < lab->n_nodes; i++) {
 		guests += lab->nodes[i].kind == LAB_GUEST;
+		switches += lab->nodes[i].kind == LAB_SWITCH;
+	}
 	json_t *nodes = json_array(), *links = json_array();
 	for (unsigned i = 0; i < lab->n_nodes; i++)
 		json_array_append_new(nodes, node_json(i));
 	for (unsigned i = 0; i < lab->n_links; i++)
 		json_array_append_new(links, link_json(i));
-	json_t *root = json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I},s:I,s:s,s:{s:I,s:I,s:I},s:o,s:o}",
+	json_t *root = json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I},s:I,s:s,s:{s:I,s:I,s:I,s:I},s:o,s:o}",
 				 "lab", lab->name, "state", "up", "file", S.file,
 				 "supervisor", "pid", (json_int_t)getpid(),
 				 "wakeups", (json_int_t)(S.wakeups & INT64_MAX),
 				 "event_streams", (json_int_t)sup_events_streams(),
 				 "uptime_s", (json_int_t)(time(NULL) - S.started), "log", log,
 				 "counts", "guests", (json_int_t)guests,
-				 "filters", (json_int_t)(lab->n_nodes - guests),
+				 "filters", (json_int_t)(lab->n_nodes - guests - switches),
+				 "switches", (json_int_t)switches,
 				 "links", (json_int_t)lab->n_links,
 				 "nodes", nodes, "links", links);
 	/* as text: a JSON number would lose digits past 2^53 */

@@ -7,8 +7,10 @@
  *
  * PID is the vmm, LINK the link's index, SIDE the vmm's end of it (0 for
  * the link's "a" in `vqnet status --json`, 1 for "b").  The tool takes the
- * vmm's doorbells with pidfd_getfd(2) (their numbers are in the vmm's
- * --link LINK=MEMFD,BELL,PEERBELL argument) and the link's memfd from
+ * vmm's doorbells with pidfd_getfd(2) from its parent, the supervisor,
+ * which keeps them under the numbers in the vmm's --link
+ * LINK=MEMFD,BELL,PEERBELL argument (the vmm itself renumbers them), and
+ * the link's memfd from
  * whoever still holds that number: the vmm closes it once mapped, its
  * parent (the supervisor) keeps it; it must be the very memfd the vmm has
  * mapped (same inode in /proc/PID/maps).  Then it stops the vmm (SIGSTOP),
@@ -171,11 +173,13 @@ int main(int argc, char **argv)
 	if (link_fds(pid, link, &memno, &bellno, &peerno))
 		return die("no --link for that link in the vmm's command line");
 
-	int pidfd = pidfd_open_(pid);
+	/* the vmm renumbers its doorbells (for its sandbox's rules); its
+	 * parent keeps them under the numbers it passed */
+	int pidfd = pidfd_open_(parent_of(pid));
 	int bell = pidfd >= 0 ? pidfd_getfd_(pidfd, bellno) : -1;
 	int peer_bell = pidfd >= 0 ? pidfd_getfd_(pidfd, peerno) : -1;
 	if (bell < 0 || peer_bell < 0)
-		return die("cannot take the vmm's doorbells (pidfd_getfd)");
+		return die("cannot take the vmm's doorbells from its parent (pidfd_getfd)");
 	int mem = grab_mem(pid, pid, memno);
 	if (mem < 0)
 		mem = grab_mem(parent_of(pid), pid, memno);

@@ -26,10 +26,14 @@ static const uint8_t *frame(const uint8_t dst[6], const uint8_t src[6])
 	return f;
 }
 
+#define CAP 16
+static uint64_t keys[CAP];
+static uint16_t ports[CAP];
+
 /* vm0's interface: itself on its TAP, vm1 on link 0, vm2 on link 1. */
 static void vm0_switch(struct vsw *sw)
 {
-	vsw_init(sw, false);
+	vsw_init(sw, false, 2, keys, ports, CAP);
 	assert_int_equal(vsw_add(sw, VM0, VSW_LOCAL), 0);
 	assert_int_equal(vsw_add(sw, VM1, 0), 0);
 	assert_int_equal(vsw_add(sw, VM2, 1), 0);
@@ -40,10 +44,10 @@ static void test_unicast_to_owner_only(void **state)
 	(void)state;
 	struct vsw sw;
 	vm0_switch(&sw);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 60), VSW_PORT_BIT(0));
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM2, VM0), 60), VSW_PORT_BIT(1));
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM2, VM0), 60), 1);
 	/* arriving from a link: to our TAP */
-	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, VM1), 60), VSW_PORT_BIT(VSW_LOCAL));
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, VM1), 60), VSW_LOCAL);
 	assert_int_equal(sw.stats.unknown + sw.stats.spoofed + sw.stats.runts, 0);
 }
 
@@ -52,11 +56,10 @@ static void test_broadcast_and_multicast(void **state)
 	(void)state;
 	struct vsw sw;
 	vm0_switch(&sw);
-	uint64_t links = VSW_PORT_BIT(0) | VSW_PORT_BIT(1);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(BCAST, VM0), 60), links);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(ND6, VM0), 60), links);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(BCAST, VM0), 60), VSW_FLOOD);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(ND6, VM0), 60), VSW_FLOOD);
 	/* a guest is not a switch: from a link, only to the TAP */
-	assert_int_equal(vsw_forward(&sw, 1, frame(BCAST, VM2), 60), VSW_PORT_BIT(VSW_LOCAL));
+	assert_int_equal(vsw_forward(&sw, 1, frame(BCAST, VM2), 60), VSW_LOCAL);
 }
 
 static void test_unknown_dropped(void **state)
@@ -64,12 +67,12 @@ static void test_unknown_dropped(void **state)
 	(void)state;
 	struct vsw sw;
 	vm0_switch(&sw);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(EVIL, VM0), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(EVIL, VM0), 60), VSW_DROP);
 	assert_int_equal(sw.stats.unknown, 1);
 	/* to ourselves via the TAP: nowhere to go */
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM0, VM0), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM0, VM0), 60), VSW_DROP);
 	/* a peer sending us a frame for a third guest: not ours to forward */
-	assert_int_equal(vsw_forward(&sw, 0, frame(VM2, VM1), 60), 0);
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM2, VM1), 60), VSW_DROP);
 	assert_int_equal(sw.stats.unknown, 3);
 }
 
@@ -79,14 +82,14 @@ static void test_spoofing_dropped(void **state)
 	struct vsw sw;
 	vm0_switch(&sw);
 	/* the guest changed its MAC */
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, EVIL), 60), 0);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(BCAST, EVIL), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, EVIL), 60), VSW_DROP);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(BCAST, EVIL), 60), VSW_DROP);
 	/* the guest claims to be vm2 */
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM2), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM2), 60), VSW_DROP);
 	/* vm1's side of link 0 sends as vm2 */
-	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, VM2), 60), 0);
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, VM2), 60), VSW_DROP);
 	/* a multicast source address */
-	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, BCAST), 60), 0);
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM0, BCAST), 60), VSW_DROP);
 	assert_int_equal(sw.stats.spoofed, 5);
 	assert_int_equal(sw.stats.unknown, 0);
 }
@@ -96,10 +99,10 @@ static void test_runts(void **state)
 	(void)state;
 	struct vsw sw;
 	vm0_switch(&sw);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 13), 0);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 0), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 13), VSW_DROP);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 0), VSW_DROP);
 	assert_int_equal(sw.stats.runts, 2);
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 14), VSW_PORT_BIT(0));
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 14), 0);
 }
 
 /* A filter node bridges: vm0 behind link 0, vm1 and vm2 behind link 1. */
@@ -107,46 +110,75 @@ static void test_bridge(void **state)
 {
 	(void)state;
 	struct vsw sw;
-	vsw_init(&sw, true);
+	vsw_init(&sw, true, 2, keys, ports, CAP);
 	assert_int_equal(vsw_add(&sw, VM0, 0), 0);
 	assert_int_equal(vsw_add(&sw, VM1, 1), 0);
 	assert_int_equal(vsw_add(&sw, VM2, 1), 0);
-	assert_int_equal(vsw_forward(&sw, 0, frame(VM1, VM0), 60), VSW_PORT_BIT(1));
-	assert_int_equal(vsw_forward(&sw, 1, frame(VM0, VM2), 60), VSW_PORT_BIT(0));
-	assert_int_equal(vsw_forward(&sw, 0, frame(BCAST, VM0), 60), VSW_PORT_BIT(1));
+	assert_int_equal(vsw_forward(&sw, 0, frame(VM1, VM0), 60), 1);
+	assert_int_equal(vsw_forward(&sw, 1, frame(VM0, VM2), 60), 0);
+	assert_int_equal(vsw_forward(&sw, 0, frame(BCAST, VM0), 60), VSW_FLOOD);
 	/* no hairpin: vm1 to vm2 both behind link 1 */
-	assert_int_equal(vsw_forward(&sw, 1, frame(VM2, VM1), 60), 0);
+	assert_int_equal(vsw_forward(&sw, 1, frame(VM2, VM1), 60), VSW_DROP);
 	assert_int_equal(sw.stats.unknown, 1);
 	/* no local port, so nothing can enter as local */
-	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 60), 0);
+	assert_int_equal(vsw_forward(&sw, VSW_LOCAL, frame(VM1, VM0), 60), VSW_DROP);
 	assert_int_equal(sw.stats.spoofed, 1);
 }
 
 static void test_table(void **state)
 {
 	(void)state;
+	enum { N = 1024, LINKS = 4000 };
+	static uint64_t k2[N];
+	static uint16_t p2[N];
 	struct vsw sw;
-	vsw_init(&sw, false);
+	vsw_init(&sw, false, LINKS, k2, p2, N);
 	assert_int_equal(vsw_add(&sw, BCAST, 0), -EINVAL);
-	assert_int_equal(vsw_add(&sw, VM0, 64), -EINVAL);
+	assert_int_equal(vsw_add(&sw, VM0, LINKS), -EINVAL);
 	assert_int_equal(vsw_add(&sw, VM0, 3), 0);
 	assert_int_equal(vsw_add(&sw, VM0, 4), -EEXIST);
-	/* fill it in a scrambled order; lookups still find every MAC */
-	for (unsigned i = 1; i < VSW_MACS_MAX; i++) {
-		unsigned k = (i * 97) % VSW_MACS_MAX;
+	/* fill it in a scrambled order, over ports past any 64-bit mask;
+	 * lookups still find every MAC */
+	for (unsigned i = 1; i < N; i++) {
+		unsigned k = (i * 97) % N;
 		uint8_t m[6] = { 0x02, 0x10, 0, 0, (uint8_t)(k >> 8), (uint8_t)k };
-		assert_int_equal(vsw_add(&sw, m, k % VSW_LINKS), 0);
+		assert_int_equal(vsw_add(&sw, m, (k * 7) % LINKS), 0);
 	}
 	uint8_t more[6] = { 0x02, 0x20, 0, 0, 0, 1 };
 	assert_int_equal(vsw_add(&sw, more, 0), -ENOSPC);
-	for (unsigned k = 1; k < VSW_MACS_MAX; k++) {
+	for (unsigned k = 1; k < N; k++) {
 		uint8_t m[6] = { 0x02, 0x10, 0, 0, (uint8_t)(k >> 8), (uint8_t)k };
-		uint64_t out = vsw_forward(&sw, 3, frame(m, VM0), 60);
-		/* guest switch: from a link only to the TAP, which does not exist */
-		assert_int_equal(out, 0);
-		assert_int_equal(vsw_forward(&sw, k % VSW_LINKS, frame(BCAST, m), 60), 0);
+		/* guest switch: from a link only to the TAP, which is nobody's here */
+		assert_int_equal(vsw_forward(&sw, 3, frame(m, VM0), 60), VSW_DROP);
+		assert_int_equal(vsw_forward(&sw, (k * 7) % LINKS, frame(BCAST, m), 60), VSW_LOCAL);
 	}
 	assert_int_equal(sw.stats.spoofed, 0);
+}
+
+/* A switch node: 4000 guests, one per link; unicast goes to the owner's
+ * port (above 63, where a mask would have ended), broadcast floods. */
+static void test_switch_many_ports(void **state)
+{
+	(void)state;
+	enum { G = 4000 };
+	static uint64_t k3[G];
+	static uint16_t p3[G];
+	struct vsw sw;
+	vsw_init(&sw, true, G, k3, p3, G);
+	for (unsigned g = 0; g < G; g++) {
+		uint8_t m[6] = { 0x02, 0, 0x0a, 0, (uint8_t)(g >> 8), (uint8_t)g };
+		assert_int_equal(vsw_add(&sw, m, g), 0);
+	}
+	uint8_t a[6] = { 0x02, 0, 0x0a, 0, 3999 >> 8, 3999 & 0xff };
+	uint8_t b[6] = { 0x02, 0, 0x0a, 0, 70 >> 8, 70 };
+	assert_int_equal(vsw_forward(&sw, 3999, frame(b, a), 60), 70);
+	assert_int_equal(vsw_forward(&sw, 70, frame(a, b), 60), 3999);
+	assert_int_equal(vsw_forward(&sw, 70, frame(BCAST, b), 60), VSW_FLOOD);
+	/* b on a's port: spoofed; to itself: nowhere */
+	assert_int_equal(vsw_forward(&sw, 3999, frame(a, b), 60), VSW_DROP);
+	assert_int_equal(vsw_forward(&sw, 70, frame(b, b), 60), VSW_DROP);
+	assert_int_equal(sw.stats.spoofed, 1);
+	assert_int_equal(sw.stats.unknown, 1);
 }
 
 /* A link frame: virtio-net header, then an Ethernet frame of type
@@ -221,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_runts),
 		cmocka_unit_test(test_bridge),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_switch_many_ports),
 		cmocka_unit_test(test_vnet_header),
 		cmocka_unit_test(test_mac_parse),
 	};
