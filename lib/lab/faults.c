@@ -14,15 +14,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool joins(const struct lab_link *l, unsigned a, unsigned b, int topo)
+{
+	return ((l->end[0].node == a && l->end[1].node == b) ||
+		(l->end[0].node == b && l->end[1].node == a)) &&
+	       (topo < 0 || l->topology == (unsigned)topo);
+}
+
 int lab_link_between(const struct lab *lab, unsigned a, unsigned b, int topo)
 {
 	int found = -ENOENT;
+	/* a lab from lab_parse (it has a name index) has its links on its
+	 * interfaces: those of the end with fewer, not the whole lab's */
+	if (lab->node_names.cap && a < lab->n_nodes && b < lab->n_nodes) {
+		const struct lab_node *na = &lab->nodes[a], *nb = &lab->nodes[b];
+		const struct lab_node *nd = lab_node_links(na) <= lab_node_links(nb) ? na : nb;
+		for (unsigned j = 0; j < nd->n_ifaces; j++)
+			for (unsigned k = 0; k < nd->ifaces[j].n_links; k++) {
+				unsigned i = nd->ifaces[j].links[k];
+				if (!joins(&lab->links[i], a, b, topo))
+					continue;
+				if (found >= 0)
+					return -EEXIST;
+				found = (int)i;
+			}
+		return found;
+	}
 	for (unsigned i = 0; i < lab->n_links; i++) {
-		const struct lab_link *l = &lab->links[i];
-		if (!((l->end[0].node == a && l->end[1].node == b) ||
-		      (l->end[0].node == b && l->end[1].node == a)))
-			continue;
-		if (topo >= 0 && l->topology != (unsigned)topo)
+		if (!joins(&lab->links[i], a, b, topo))
 			continue;
 		if (found >= 0)
 			return -EEXIST;
@@ -87,7 +106,8 @@ static int node_of(const struct lab *lab, const char *name, bool guest, char *er
 	if (n < 0)
 		return fault_bad(err, len, "no node \"%.40s\" in lab %s", name, lab->name);
 	if (guest && lab->nodes[n].kind != LAB_GUEST)
-		return fault_bad(err, len, "%s is a filter node, not a guest", name);
+		return fault_bad(err, len, "%s is a %s node, not a guest", name,
+				 lab_kind_name(lab->nodes[n].kind));
 	return n;
 }
 

@@ -93,28 +93,35 @@ static int lab_key(struct parser *ps, const char *key, const char *value)
 	return 0;
 }
 
-/* kind, memory, cpus: what the guest is.  Whether memory and cpus fit
- * its kind is checked once [lab] kind is known too (lab.c). */
+/* kind, memory, cpus: what the guest is (each guest of a [vm] range).
+ * Whether memory and cpus fit its kind is checked once [lab] kind is
+ * known too (lab.c). */
 static int vm_kind_key(struct parser *ps, const char *key, const char *value)
 {
 	struct lab_node *nd = &ps->lab->nodes[ps->cur];
 	if (!strcmp(key, "kind")) {
-		if (once(ps, 0, key))
+		if (once(ps, 0, key) || parse_kind(ps, value, &nd->guest_kind))
 			return ps->rc;
 		nd->kind_line = ps->line;
-		return parse_kind(ps, value, &nd->guest_kind);
-	}
-	if (!strcmp(key, "memory")) {
-		if (once(ps, 1, key))
+	} else if (!strcmp(key, "memory")) {
+		if (once(ps, 1, key) || parse_memory(ps, value, &nd->memory_mib))
 			return ps->rc;
-		nd->vm_key_line = ps->line;
-		return parse_memory(ps, value, &nd->memory_mib);
+		nd->vm_key_line = nd->vm_key_line ? nd->vm_key_line : ps->line;
+	} else {
+		if (once(ps, 2, key))
+			return ps->rc;
+		if (!lp_parse_uint(value, 1, LAB_CPUS_MAX, &nd->cpus) || (value[0] == '0'))
+			return fail(ps, "bad cpus \"%s\" (1-%u)", value, LAB_CPUS_MAX);
+		nd->vm_key_line = nd->vm_key_line ? nd->vm_key_line : ps->line;
 	}
-	if (once(ps, 2, key))
-		return ps->rc;
-	nd->vm_key_line = nd->vm_key_line ? nd->vm_key_line : ps->line;
-	if (!lp_parse_uint(value, 1, LAB_CPUS_MAX, &nd->cpus) || (value[0] == '0'))
-		return fail(ps, "bad cpus \"%s\" (1-%u)", value, LAB_CPUS_MAX);
+	for (unsigned i = 1; i < ps->cur_count; i++) {
+		struct lab_node *o = &ps->lab->nodes[ps->cur + i];
+		o->guest_kind = nd->guest_kind;
+		o->kind_line = nd->kind_line;
+		o->memory_mib = nd->memory_mib;
+		o->cpus = nd->cpus;
+		o->vm_key_line = nd->vm_key_line;
+	}
 	return 0;
 }
 
@@ -132,6 +139,9 @@ static int vm_key(struct parser *ps, const char *key, const char *value)
 			f = i;
 	if (f < 0 || (dot && !lp_name_ok(topo, strlen(topo))))
 		return unknown_key(ps, key);
+	if (ps->n_ranges && ps->ranges[ps->n_ranges - 1].first == ps->cur)
+		return fail(ps, "\"%s\" in %s: one %s cannot serve a range of guests "
+			    "(give their topology a subnet)", key, ps->label, lp_field_what[f]);
 	for (unsigned i = ps->first; i < ps->n_keys; i++) {
 		const struct addr_key *k = &ps->keys[i];
 		if ((int)k->field == f && !strcmp(k->topo, topo))
@@ -258,6 +268,8 @@ static int dispatch(struct parser *ps, const char *key, const char *value)
 		return scenario_key(ps, key, value);
 	case SEC_LINK:
 		return lp_link_key(ps, key, value);
+	case SEC_SWITCH:
+		return fail(ps, "unknown key \"%s\" in %s (a switch takes no keys)", key, ps->label);
 	default:
 		return filter_key(ps, key, value);
 	}
@@ -267,7 +279,7 @@ static int dispatch(struct parser *ps, const char *key, const char *value)
  * topology entries, program lines and rules. */
 static bool list_key(const struct parser *ps, const char *key)
 {
-	return ps->sec == SEC_TOPOLOGY ||
+	return (ps->sec == SEC_TOPOLOGY && strcmp(key, "subnet") && strcmp(key, "subnet6")) ||
 	       (ps->sec == SEC_SCENARIO && strcmp(key, "timeout")) ||
 	       (ps->sec == SEC_FILTER && !strcmp(key, "rule"));
 }
@@ -284,7 +296,7 @@ int lp_on_key(void *user, const char *section, const char *key,
 		fail(ps, "missing key before \"=\"");
 	} else if (ps->sec == SEC_NONE) {
 		fail(ps, "key \"%s\" outside any section", key);
-	} else if (list_key(ps, key) && klen <= LAB_NAME_MAX && vlen <= LAB_VALUE_MAX) {
+	} else if (list_key(ps, key) && klen <= RANGE_TEXT_MAX && vlen <= LAB_VALUE_MAX) {
 		memcpy(ps->value, value, vlen + 1);
 		ps->value_len = vlen;
 		ps->pending = true;

@@ -53,6 +53,72 @@ int lp_grow(struct parser *ps, void *arrp, unsigned n, size_t size)
 	return 0;
 }
 
+/* FNV-1a: names are short, and a hostile file gains nothing by collisions
+ * but a slower parse of its own, still bounded by LAB_MAX_NODES. */
+uint32_t lp_hash(const char *s, size_t len)
+{
+	uint32_t h = 0x811c9dc5u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+static bool name_is(const char *name, const char *s, size_t len)
+{
+	return !strncmp(name, s, len) && !name[len];
+}
+
+int lp_names_find(const struct lab_names *ix, const char *s, size_t len,
+		  lp_name_of *name_of, const void *ctx)
+{
+	if (!ix->cap)
+		return -ENOENT;
+	for (uint32_t h = lp_hash(s, len);; h++) {
+		unsigned v = ix->slot[h & (ix->cap - 1)];
+		if (!v)
+			return -ENOENT;
+		if (name_is(name_of(ctx, v - 1), s, len))
+			return (int)(v - 1);
+	}
+}
+
+static void names_put(unsigned *slot, unsigned cap, unsigned i, const char *name)
+{
+	uint32_t h = lp_hash(name, strlen(name));
+	while (slot[h & (cap - 1)])
+		h++;
+	slot[h & (cap - 1)] = i + 1;
+}
+
+/* At most half full, so that a probe ends soon. */
+int lp_names_add(struct parser *ps, struct lab_names *ix, unsigned i,
+		 lp_name_of *name_of, const void *ctx)
+{
+	if (2 * (ix->n + 1) > ix->cap) {
+		unsigned cap = ix->cap ? 2 * ix->cap : 16;
+		unsigned *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return lp_nomem(ps);
+		for (unsigned k = 0; k < ix->cap; k++)
+			if (ix->slot[k])
+				names_put(slot, cap, ix->slot[k] - 1, name_of(ctx, ix->slot[k] - 1));
+		free(ix->slot);
+		ix->slot = slot;
+		ix->cap = cap;
+	}
+	names_put(ix->slot, ix->cap, i, name_of(ctx, i));
+	ix->n++;
+	return 0;
+}
+
+void lp_names_free(struct lab_names *ix)
+{
+	free(ix->slot);
+	*ix = (struct lab_names){ .cap = 0 };
+}
+
 bool lp_is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
@@ -166,8 +232,8 @@ static int finish(struct parser *ps, const char *filename)
 		return lp_fail_at(ps, 0, "no guests (a lab needs a [vm NAME] section)");
 	if (resolve_kinds(ps))
 		return ps->rc;
-	if (lp_build_topologies(ps) || lp_apply_keys(ps) || lp_check_unique(ps) ||
-	    lp_check_subnets(ps) || lp_derive_macs(ps) ||
+	if (lp_build_topologies(ps) || lp_apply_keys(ps) || lp_derive_ips(ps) ||
+	    lp_check_unique(ps) || lp_check_subnets(ps) || lp_derive_macs(ps) ||
 	    lp_check_scenarios(ps) || lp_index_links(ps) || lp_apply_links(ps) ||
 	    lp_check_events(ps))
 		return ps->rc;
@@ -176,11 +242,10 @@ static int finish(struct parser *ps, const char *filename)
 
 static void parser_free(struct parser *ps)
 {
-	for (unsigned i = 0; i < ps->n_entries; i++) {
-		free(ps->entries[i].peers);
-		free(ps->entries[i].peer_node);
-	}
+	lp_free_lists(ps);
 	free(ps->entries);
+	lp_names_free(&ps->entry_names);
+	free(ps->ranges);
 	free(ps->keys);
 	free(ps->refs);
 	lp_free_links(ps);
@@ -243,6 +308,7 @@ void lab_free(struct lab *lab)
 		free(sc->events);
 	}
 	free(lab->nodes);
+	lp_names_free(&lab->node_names);
 	free(lab->topologies);
 	free(lab->links);
 	free(lab->scenarios);

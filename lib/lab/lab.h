@@ -12,10 +12,19 @@
  * Syntax (INI, read with the system's inih; described in README.md here):
  *
  *   [lab]                 name = NAME            (default: file base name)
- *   [vm NAME]             mac, ip, ip6, mac.TOPO, ip.TOPO, ip6.TOPO
- *   [topology NAME]       NODE = PEER PEER ...
- *   [scenario NAME]       timeout = SECONDS, GUEST = PROGRAM ARG ...
+ *   [vm NAME]             kind, memory, cpus, mac, ip, ip6, mac.TOPO, ip.TOPO, ip6.TOPO
+ *   [vm g1..g100]         a range of guests: kind, memory, cpus (no addresses)
+ *   [topology NAME]       NODE = PEER PEER ..., subnet = NET/PREFIX, subnet6 = NET/PREFIX
+ *   [scenario NAME]       timeout = SECONDS, GUEST = PROGRAM ARG ..., at = TIME FAULT
  *   [filter NAME]         policy, stateful, rule (repeatable), rules
+ *   [switch NAME]         no keys: a LAN that forwards by the lab's MACs
+ *   [link A B [TOPO]]     impairments
+ *
+ * A range g1..g100 (one prefix, both ends in full) stands for g1, g2, ...,
+ * g100 as a [vm] name, a topology entry's key and a peer.  A topology's
+ * subnet gives each of its guests without an address network + k (k: the
+ * guest's place among the topology's guests, in file order) and, without
+ * an explicit MAC, 02:00 + that IPv4 address.
  *
  * List values (topology entries, program lines, rule) may go on over
  * indented continuation lines, as in inih's multi-line mode.
@@ -33,7 +42,14 @@
 #include "impair.h"
 
 #define LAB_NAME_MAX 32         /* lab, node, topology, scenario names */
-#define LAB_MAX_NODES 64        /* guests + filters */
+/* Guests + filters + switches.  Why 4096: the supervisor keeps about 8
+ * descriptors per guest and a switch's vmm gets 3 per link on its command
+ * line, so 4096 guests stay within a 64 Ki descriptor limit and a ~100 KB
+ * argv; the uid slots would allow 16384. */
+#define LAB_MAX_NODES 4096
+/* Links in all topologies: a switch of LAB_MAX_NODES guests is 4095 links;
+ * 16 times that bounds what a full mesh written with ranges may cost. */
+#define LAB_MAX_LINKS 65536
 #define LAB_MAX_TOPOLOGIES 64
 #define LAB_MAX_IFACES 64       /* per node: one per topology it is in */
 #define LAB_MAX_SCENARIOS 32
@@ -66,7 +82,7 @@ enum lab_policy { LAB_POLICY_DROP, LAB_POLICY_ALLOW };
 struct lab_iface {
 	char name[LAB_IFNAME_MAX];  /* "eth0", "eth1", ... in topology file order */
 	unsigned topology;          /* index into lab->topologies */
-	uint8_t mac[6];             /* guests: explicit or derived; filters: zero */
+	uint8_t mac[6];             /* guests: explicit or derived; filters, switches: zero */
 	bool has_ip4;
 	uint32_t ip4;               /* host byte order */
 	unsigned prefix4;           /* 1..32 */
@@ -74,7 +90,8 @@ struct lab_iface {
 	uint8_t ip6[16];            /* network byte order */
 	unsigned prefix6;           /* 1..128 */
 	unsigned mac_line;          /* where set; 0 = derived */
-	unsigned ip4_line, ip6_line; /* where set; 0 = none */
+	unsigned ip4_line, ip6_line; /* where set; 0 = none, or (has_ip*) derived
+				      * from the topology's subnet */
 	unsigned *links;            /* indices into lab->links, in link order */
 	unsigned n_links;
 };
@@ -104,7 +121,8 @@ enum lab_guest_kind { LAB_KIND_NETNS, LAB_KIND_QEMU };
 struct lab_node {
 	enum lab_node_kind kind;
 	char name[LAB_NAME_MAX + 1];
-	unsigned line;              /* of its [vm NAME] / [filter NAME] */
+	unsigned line;              /* of its [vm NAME] / [filter NAME] / [switch NAME]
+				     * (of its [vm g1..g9] for a range's guests) */
 	enum lab_guest_kind guest_kind;   /* guests: own "kind", else [lab]'s */
 	unsigned memory_mib;        /* kind qemu: "memory", default 256 */
 	unsigned cpus;              /* kind qemu: "cpus", default 1 */
@@ -134,6 +152,13 @@ struct lab_link {
 struct lab_topology {
 	char name[LAB_NAME_MAX + 1];
 	unsigned line;
+	/* "subnet = ": guests without an IPv4 address get subnet4 + k */
+	uint32_t subnet4;           /* host byte order, the network address */
+	unsigned prefix4;           /* 1..30 */
+	unsigned subnet4_line;      /* 0 = no subnet */
+	uint8_t subnet6[16];        /* "subnet6 = ", network byte order */
+	unsigned prefix6;           /* 1..127 */
+	unsigned subnet6_line;      /* 0 = no subnet6 */
 };
 
 /* "GUEST = PROGRAM ARG ...": argv is NULL-terminated, argv[0] the program.
@@ -164,6 +189,13 @@ struct lab_scenario {
 	unsigned n_events;
 };
 
+/* lib/lab's own name index (open addressing): slot[] holds index + 1, 0 is
+ * empty; cap is a power of two, 0 when there is no index. */
+struct lab_names {
+	unsigned *slot;
+	unsigned cap, n;
+};
+
 /* All arrays are in file order; everything is owned by the struct lab. */
 struct lab {
 	char name[LAB_NAME_MAX + 1];
@@ -171,8 +203,10 @@ struct lab {
 	enum lab_guest_kind default_kind;   /* [lab] kind, default netns */
 	bool has_seed;                  /* [lab] seed: impairments repeat exactly */
 	uint64_t seed;
-	struct lab_node *nodes;         /* guests and filters */
+	struct lab_node *nodes;         /* guests, filters and switches */
 	unsigned n_nodes;
+	struct lab_names node_names;    /* for lab_node_find: filled by lab_parse;
+					 * a lab made by hand (cap 0) is searched */
 	struct lab_topology *topologies;
 	unsigned n_topologies;
 	struct lab_link *links;
@@ -207,7 +241,8 @@ int lab_error_format(const struct lab_error *err, char *buf, size_t size);
  * Every lab_error message that quotes the file has been through it. */
 int lab_escape(const char *s, size_t len, char *buf, size_t size);
 
-/* Lookups: an index (>= 0) or -ENOENT. */
+/* Lookups: an index (>= 0) or -ENOENT.  lab_node_find is O(1) on a lab
+ * from lab_parse (a hash of the names), linear on one made by hand. */
 int lab_node_find(const struct lab *lab, const char *name);
 int lab_topology_find(const struct lab *lab, const char *name);
 int lab_scenario_find(const struct lab *lab, const char *name);
@@ -222,14 +257,18 @@ int lab_link_side(const struct lab *lab, unsigned link, unsigned node, unsigned 
 /* How many links a node's interfaces have in all. */
 unsigned lab_node_links(const struct lab_node *node);
 
+/* "guest", "filter" or "switch" (for messages). */
+const char *lab_kind_name(enum lab_node_kind kind);
+
 /* A guest's first IPv4 address (of its lowest-numbered interface that has
- * one): 0, -ENOENT (none, or a filter) or -EINVAL (bad node). */
+ * one): 0, -ENOENT (none, or a filter or switch) or -EINVAL (bad node). */
 int lab_guest_ip4(const struct lab *lab, unsigned node, uint32_t *ip4);
 
 /* The switching view.  The MACs a frame may be sent to through links[link],
  * seen from its end from_side (0 or 1): the far guest interface's MAC, or,
- * when the far end is a filter, the MAC of every guest interface linked to
- * that filter (in the link's topology) except the asking end itself.
+ * when the far end is a filter or a switch, the MAC of every guest
+ * interface linked to it (in the link's topology) except the asking end
+ * itself.  O(links of the far end).
  * Stores up to max of them in macs and the full count in *n; returns 0,
  * -ENOSPC if max was too small (*n says how many are needed), or -EINVAL. */
 int lab_link_macs(const struct lab *lab, unsigned link, unsigned from_side,
@@ -268,7 +307,7 @@ bool lab_name_valid(const char *name);
  * two guests of two labs never share one.  lab_parse checks that every
  * guest's fits in LAB_NETNS_MAX.  Into buf (len bytes):
  * 0, -ENOSPC (len too small; LAB_NETNS_MAX always suffices), -ENOENT
- * (node is a filter: filters have no namespace) or -EINVAL (bad node). */
+ * (node is a filter or a switch: they have no namespace) or -EINVAL (bad node). */
 int lab_netns_name(const struct lab *lab, unsigned node, char *buf, size_t len);
 /* The same from the two names (e.g. a CLI's arguments): -EINVAL unless both
  * are valid names (lab_name_valid), so no argument makes another lab's
@@ -313,7 +352,7 @@ void lab_fault_free(struct lab_fault *f);
 
 /* The link between nodes a and b (in topology topo if >= 0): its index,
  * -ENOENT when there is none, -EEXIST when there are several (name the
- * topology). */
+ * topology).  O(links of the node with fewer) on a lab from lab_parse. */
 int lab_link_between(const struct lab *lab, unsigned a, unsigned b, int topo);
 
 /* A time: N[.N](ns|us|ms|s), at most 24 h.  0 or -EINVAL. */

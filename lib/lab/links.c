@@ -22,7 +22,7 @@ int lp_add_link_sec(struct parser *ps, const char *const *word, const size_t *wl
 	if (GROW(ps, ps->lsecs, ps->n_lsecs))
 		return ps->rc;
 	struct link_sec *l = &ps->lsecs[ps->n_lsecs];
-	*l = (struct link_sec){ .line = ps->line };
+	*l = (struct link_sec){ .line = ps->line, .first_key = ps->n_lkeys };
 	memcpy(l->a, word[1], wlen[1]);
 	memcpy(l->b, word[2], wlen[2]);
 	if (nw == 4)
@@ -48,8 +48,14 @@ int lp_link_key(struct parser *ps, const char *key, const char *value)
 		return fail(ps, "unknown impairment \"%s\" in %s", key, ps->label);
 	if (rc)
 		return fail(ps, "%s", why);
-	for (unsigned i = 0; i < ps->n_lkeys; i++)
-		if (ps->lkeys[i].sec == ps->cur && !strcmp(ps->lkeys[i].key, key))
+	/* KEY.NODE names an end of the link, so a section has a few keys and
+	 * this scan stays short */
+	const struct link_sec *sec = &ps->lsecs[ps->cur];
+	const char *dot = strchr(key, '.');
+	if (dot && strcmp(dot + 1, sec->a) && strcmp(dot + 1, sec->b))
+		return fail(ps, "\"%s\": %s is not an end of this link", key, dot + 1);
+	for (unsigned i = sec->first_key; i < ps->n_lkeys; i++)
+		if (!strcmp(ps->lkeys[i].key, key))
 			return fail(ps, "duplicate key \"%s\" in %s (first at line %u)", key, ps->label,
 				    ps->lkeys[i].line);
 	if (GROW(ps, ps->lkeys, ps->n_lkeys))
@@ -60,6 +66,7 @@ int lp_link_key(struct parser *ps, const char *key, const char *value)
 	if (!(k->value = strdup(value)))
 		return lp_nomem(ps);
 	ps->n_lkeys++;
+	ps->lsecs[ps->cur].n_keys++;
 	return 0;
 }
 
@@ -131,11 +138,12 @@ int lp_apply_links(struct parser *ps)
 		struct lab_link *ln = &lab->links[l];
 		char why[IMP_ERR_MAX];
 		/* plain keys first, for both directions; then KEY.NODE for one */
+		const struct link_sec *sec = &ps->lsecs[i];
 		for (int pass = 0; pass < 2; pass++) {
-			for (unsigned k = 0; k < ps->n_lkeys; k++) {
+			for (unsigned k = sec->first_key; k < sec->first_key + sec->n_keys; k++) {
 				const struct link_key *lk = &ps->lkeys[k];
 				const char *dot = strchr(lk->key, '.');
-				if (lk->sec != i || (pass == 0) != (dot == NULL))
+				if ((pass == 0) != (dot == NULL))
 					continue;
 				char base[sizeof(lk->key)];
 				snprintf(base, sizeof(base), "%.*s", (int)(dot ? (size_t)(dot - lk->key) : strlen(lk->key)),

@@ -28,7 +28,7 @@ int lab_netns_name(const struct lab *lab, unsigned node, char *buf, size_t len)
 	if (!lab || node >= lab->n_nodes || !buf)
 		return -EINVAL;
 	if (lab->nodes[node].kind != LAB_GUEST)
-		return -ENOENT;         /* a filter runs in no namespace */
+		return -ENOENT;         /* a filter or a switch runs in no namespace */
 	return lab_netns_name2(lab->name, lab->nodes[node].name, buf, len);
 }
 

@@ -16,34 +16,8 @@
 static const char *const section_kind[] = {
 	[SEC_LAB] = "lab", [SEC_VM] = "vm", [SEC_TOPOLOGY] = "topology",
 	[SEC_SCENARIO] = "scenario", [SEC_FILTER] = "filter", [SEC_LINK] = "link",
+	[SEC_SWITCH] = "switch",
 };
-
-static int add_node(struct parser *ps, const char *name)
-{
-	struct lab *lab = ps->lab;
-	int i = lab_node_find(lab, name);
-	if (i >= 0) {
-		const struct lab_node *o = &lab->nodes[i];
-		if ((o->kind == LAB_GUEST) == (ps->sec == SEC_VM))
-			return fail(ps, "duplicate %s (first at line %u)", ps->label, o->line);
-		return fail(ps, "duplicate name \"%s\" (first at line %u)", name, o->line);
-	}
-	if (!strcmp(name, "timeout"))
-		return fail(ps, "name \"timeout\" is reserved");
-	if (lab->n_nodes == LAB_MAX_NODES)
-		return fail(ps, "too many nodes (max %d)", LAB_MAX_NODES);
-	if (GROW(ps, lab->nodes, lab->n_nodes))
-		return ps->rc;
-	struct lab_node *nd = &lab->nodes[lab->n_nodes];
-	*nd = (struct lab_node){
-		.kind = ps->sec == SEC_VM ? LAB_GUEST : LAB_FILTER,
-		.line = ps->line,
-	};
-	strcpy(nd->name, name);
-	ps->cur = lab->n_nodes++;
-	ps->first = ps->n_keys;
-	return 0;
-}
 
 static int add_topology(struct parser *ps, const char *name)
 {
@@ -61,6 +35,7 @@ static int add_topology(struct parser *ps, const char *name)
 	strcpy(t->name, name);
 	ps->cur = lab->n_topologies++;
 	ps->first = ps->n_entries;
+	lp_names_free(&ps->entry_names);        /* entries are per topology */
 	return 0;
 }
 
@@ -115,7 +90,7 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 		p = q;
 	}
 	enum section sec = SEC_NONE;
-	for (int k = SEC_LAB; k <= SEC_LINK; k++)
+	for (int k = SEC_LAB; k <= SEC_SWITCH; k++)
 		if (strlen(section_kind[k]) == wlen[0] &&
 		    !memcmp(word[0], section_kind[k], wlen[0]))
 			sec = (enum section)k;
@@ -128,23 +103,29 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 		ps->sec = sec;
 		memset(ps->once, 0, sizeof(ps->once));
 		ps->key_line = 0;
-		snprintf(ps->label, sizeof(ps->label), "%.*s", hlen > 47 ? 47 : hlen, s);
+		snprintf(ps->label, sizeof(ps->label), "%.*s", hlen > 79 ? 79 : hlen, s);
 		return lp_add_link_sec(ps, word, wlen, nw);
 	}
 	if (nw != (sec == SEC_LAB ? 1u : 2u))
 		return fail(ps, "bad section \"%.*s\" (expected [%s%s])", hlen, s,
 			    section_kind[sec], sec == SEC_LAB ? "" : " NAME");
-	if (sec != SEC_LAB && lp_check_name(ps, word[1], wlen[1]))
+	/* a [vm] range's name is checked as one (ranges.c) */
+	if (sec != SEC_VM && lp_is_range(word[1], wlen[1]))
+		return fail(ps, "bad section \"%.*s\" (a range is for [vm] sections only)", hlen, s);
+	if (sec != SEC_LAB && sec != SEC_VM && lp_check_name(ps, word[1], wlen[1]))
 		return ps->rc;
 
-	char name[LAB_NAME_MAX + 1];
-	memcpy(name, word[1], wlen[1]);
-	name[wlen[1]] = '\0';
 	ps->sec = sec;
 	memset(ps->once, 0, sizeof(ps->once));
 	ps->key_line = 0;       /* an indented line after this is a key */
-	snprintf(ps->label, sizeof(ps->label), "[%s%s%s]", section_kind[sec],
-		 sec == SEC_LAB ? "" : " ", name);
+	int nlen = (int)(wlen[1] > RANGE_TEXT_MAX ? RANGE_TEXT_MAX : wlen[1]);
+	snprintf(ps->label, sizeof(ps->label), "[%s%s%.*s]", section_kind[sec],
+		 sec == SEC_LAB ? "" : " ", nlen, word[1]);
+	char name[LAB_NAME_MAX + 1] = "";     /* of a topology or a scenario */
+	if (sec == SEC_TOPOLOGY || sec == SEC_SCENARIO) {
+		memcpy(name, word[1], wlen[1]);
+		name[wlen[1]] = '\0';
+	}
 	switch (sec) {
 	case SEC_LAB:
 		if (ps->lab_line)
@@ -152,8 +133,11 @@ static int section_begin(struct parser *ps, const char *s, size_t len)
 		ps->lab_line = ps->line;
 		return 0;
 	case SEC_VM:
+		return lp_add_nodes(ps, LAB_GUEST, word[1], wlen[1]);
 	case SEC_FILTER:
-		return add_node(ps, name);
+		return lp_add_nodes(ps, LAB_FILTER, word[1], wlen[1]);
+	case SEC_SWITCH:
+		return lp_add_nodes(ps, LAB_SWITCH, word[1], wlen[1]);
 	case SEC_TOPOLOGY:
 		return add_topology(ps, name);
 	default:

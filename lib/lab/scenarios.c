@@ -117,8 +117,8 @@ static int check_arg(struct parser *ps, const char *arg, unsigned line)
 		if (n < 0)
 			return lp_fail_at(ps, line, "placeholder {%.*s} names no guest", l, name);
 		if (ps->lab->nodes[n].kind != LAB_GUEST)
-			return lp_fail_at(ps, line, "placeholder {%.*s} names a filter, not a guest",
-				       l, name);
+			return lp_fail_at(ps, line, "placeholder {%.*s} names a %s, not a guest",
+				       l, name, lab_kind_name(ps->lab->nodes[n].kind));
 		if (lab_guest_ip4(ps->lab, (unsigned)n, &ip))
 			return lp_fail_at(ps, line, "placeholder {%.*s}: %.*s has no IPv4 address",
 				       l, name, l, name);
@@ -144,8 +144,8 @@ int lp_check_scenarios(struct parser *ps)
 			return lp_fail_at(ps, pg->line, "unknown guest \"%s\" in [scenario %s]",
 				       r->guest, sc->name);
 		if (lab->nodes[n].kind != LAB_GUEST)
-			return lp_fail_at(ps, pg->line, "%s is a filter; only guests run programs",
-				       r->guest);
+			return lp_fail_at(ps, pg->line, "%s is a %s; only guests run programs",
+				       r->guest, lab_kind_name(lab->nodes[n].kind));
 		pg->node = (unsigned)n;
 		for (unsigned a = 0; a < pg->argc; a++)
 			if (check_arg(ps, pg->argv[a], pg->line))

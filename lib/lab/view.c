@@ -1,18 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /* view.c - lookups and the switching view over a parsed lab. */
-#include "lab.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-int lab_node_find(const struct lab *lab, const char *name)
+const char *lp_node_name(const void *lab, unsigned i)
 {
-	for (unsigned i = 0; lab && name && i < lab->n_nodes; i++)
-		if (!strcmp(lab->nodes[i].name, name))
+	return ((const struct lab *)lab)->nodes[i].name;
+}
+
+int lp_node_find(const struct lab *lab, const char *s, size_t len)
+{
+	if (lab->node_names.cap)
+		return lp_names_find(&lab->node_names, s, len, lp_node_name, lab);
+	for (unsigned i = 0; i < lab->n_nodes; i++)
+		if (!strncmp(lab->nodes[i].name, s, len) && !lab->nodes[i].name[len])
 			return (int)i;
 	return -ENOENT;
+}
+
+int lab_node_find(const struct lab *lab, const char *name)
+{
+	if (!lab || !name)
+		return -ENOENT;
+	return lp_node_find(lab, name, strlen(name));
+}
+
+const char *lab_kind_name(enum lab_node_kind kind)
+{
+	return kind == LAB_GUEST ? "guest" : kind == LAB_FILTER ? "filter" : "switch";
 }
 
 int lab_topology_find(const struct lab *lab, const char *name)
@@ -75,7 +94,8 @@ int lab_link_macs(const struct lab *lab, unsigned link, unsigned from_side,
 			memcpy(macs[0], fi->mac, 6);
 		k = 1;
 	} else {
-		/* a filter forwards to all its other links in this topology */
+		/* a filter or a switch forwards to all its other links in
+		 * this topology, which lead to guests only */
 		for (unsigned i = 0; i < fi->n_links; i++) {
 			const struct lab_link *l = &lab->links[fi->links[i]];
 			const struct lab_end *g = &l->end[l->end[0].node == far->node ? 1 : 0];

@@ -105,7 +105,7 @@ static json_t *file_node(const struct labfile *lf, unsigned i)
 	if (!n)
 		return NULL;
 	put(n, "name", json_string(node->name));
-	put(n, "kind", json_string(labfile_kind(node)));
+	put(n, "kind", json_string(lab_kind_name(node->kind)));
 	put(n, "guest_kind", !guest ? json_null()
 	    : json_string(node->guest_kind == LAB_KIND_QEMU ? "qemu" : "netns"));
 	if (guest && node->guest_kind == LAB_KIND_QEMU)

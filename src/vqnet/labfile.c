@@ -125,11 +125,6 @@ int labfile_load(const char *path, struct labfile *lf)
 	return rc;
 }
 
-const char *labfile_kind(const struct lab_node *node)
-{
-	return node->kind == LAB_GUEST ? "guest" : node->kind == LAB_SWITCH ? "switch" : "filter";
-}
-
 void labfile_free(struct labfile *lf)
 {
 	for (unsigned i = 0; lf->rules && lf->lab && i < lf->lab->n_nodes; i++)

@@ -24,9 +24,6 @@ struct labfile {
 int labfile_load(const char *path, struct labfile *lf);
 void labfile_free(struct labfile *lf);
 
-/* What a node is, as status and graph say it: "guest", "filter", "switch". */
-const char *labfile_kind(const struct lab_node *node);
-
 /* Print "file:line: msg" for a mistake at line (0: "file: msg"). */
 __attribute__((format(printf, 3, 4)))
 void labfile_error(const struct labfile *lf, unsigned line, const char *fmt, ...);

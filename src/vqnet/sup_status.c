@@ -18,7 +18,6 @@
 #include "filter.h"
 #include "link.h"
 #include "capture.h"
-#include "labfile.h"
 #include "sup.h"
 #include "sys.h"
 
@@ -252,7 +251,7 @@ static json_t *node_json(unsigned i)
 		json_object_set_new(o, "counters", iface_counters(node, n, j));
 		json_array_append_new(ifaces, o);
 	}
-	json_t *o = json_pack("{s:s,s:s}", "name", node->name, "kind", labfile_kind(node));
+	json_t *o = json_pack("{s:s,s:s}", "name", node->name, "kind", lab_kind_name(node->kind));
 	json_object_set_new(o, "guest_kind", !guest ? json_null()
 			    : json_string(n->vm ? "qemu" : "netns"));
 	json_object_set_new(o, "netns", guest && !n->vm ? json_string(n->netns) : json_null());

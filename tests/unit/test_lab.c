@@ -442,7 +442,7 @@ static void test_filter_in_no_topology(void **state)
 	expect_error("[vm a]\n[vm b]\n[filter fw]\n[filter lone]\n[topology t]\na = fw\nfw = a b\nb = fw\n",
 		     "4: [filter lone] is in no topology");
 	expect_error("[vm a]\n[filter fw]\n[topology t]\na = b\n",
-		     "4: unknown node \"b\" (not a [vm] or [filter])");
+		     "4: unknown node \"b\" (not a [vm], [filter] or [switch])");
 	/* a guest in no topology is fine: it runs programs on lo */
 	lab_free(parse("[vm a]\n[scenario s]\na = true\n"));
 }
@@ -874,6 +874,9 @@ static size_t mesh_line(char *text, size_t cap, unsigned i, unsigned n,
 	return k + (size_t)snprintf(text + k, cap - k, "\n");
 }
 
+/* the full meshes of these tests: 64 guests, 2016 links (LAB_MAX_NODES was 64) */
+#define MESH 64
+
 /* hardening #13: a line holds 198 characters, so a topology line listing 63
  * peers with names longer than two letters needs continuation lines.  inih's
  * rule (Debian's build has INI_ALLOW_MULTILINE): an indented line after a
@@ -886,12 +889,12 @@ static void test_continuation_lines(void **state)
 	size_t cap = 256 * 1024, n = 0;
 	char *text = malloc(cap);
 	assert_non_null(text);
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+	for (unsigned i = 0; i < MESH; i++)
 		n += (size_t)snprintf(text + n, cap - n, "[vm guest-%04u]\n", i);
 	n += (size_t)snprintf(text + n, cap - n, "[topology t]\n");
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++) {
+	for (unsigned i = 0; i < MESH; i++) {
 		n += (size_t)snprintf(text + n, cap - n, "guest-%04u =", i);
-		for (unsigned j = 0, on_line = 0; j < LAB_MAX_NODES; j++) {
+		for (unsigned j = 0, on_line = 0; j < MESH; j++) {
 			if (j == i)
 				continue;
 			if (on_line++ == 8) {
@@ -905,13 +908,13 @@ static void test_continuation_lines(void **state)
 		n += (size_t)snprintf(text + n, cap - n, "   ; %u\n", i);
 	}
 	struct lab *lab = parse(text);
-	assert_int_equal(lab->n_nodes, LAB_MAX_NODES);
-	assert_int_equal(lab->n_links, LAB_MAX_NODES * (LAB_MAX_NODES - 1) / 2);
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
-		assert_int_equal(lab->nodes[i].ifaces[0].n_links, LAB_MAX_NODES - 1);
+	assert_int_equal(lab->n_nodes, MESH);
+	assert_int_equal(lab->n_links, MESH * (MESH - 1) / 2);
+	for (unsigned i = 0; i < MESH; i++)
+		assert_int_equal(lab->nodes[i].ifaces[0].n_links, MESH - 1);
 	/* links in file order: guest-0000 with every other, then guest-0001 ... */
-	for (unsigned l = 0, a = 0; a < LAB_MAX_NODES; a++)
-		for (unsigned b = a + 1; b < LAB_MAX_NODES; b++, l++) {
+	for (unsigned l = 0, a = 0; a < MESH; a++)
+		for (unsigned b = a + 1; b < MESH; b++, l++) {
 			assert_int_equal(lab->links[l].end[0].node, a);
 			assert_int_equal(lab->links[l].end[1].node, b);
 			assert_true(lab->links[l].end[0].line < lab->links[l].end[1].line);
@@ -924,13 +927,13 @@ static void test_continuation_lines(void **state)
 
 	/* the same with two-letter names, lines of 5 peers, indented by a tab */
 	n = 0;
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+	for (unsigned i = 0; i < MESH; i++)
 		n += (size_t)snprintf(text + n, cap - n, "[vm %c%c]\n", 'a' + i / 26, 'a' + i % 26);
 	n += (size_t)snprintf(text + n, cap - n, "[topology t]\n");
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
-		n += mesh_line(text + n, cap - n, i, LAB_MAX_NODES, 5, "\t");
+	for (unsigned i = 0; i < MESH; i++)
+		n += mesh_line(text + n, cap - n, i, MESH, 5, "\t");
 	lab = parse(text);
-	assert_int_equal(lab->n_links, LAB_MAX_NODES * (LAB_MAX_NODES - 1) / 2);
+	assert_int_equal(lab->n_links, MESH * (MESH - 1) / 2);
 	lab_free(lab);
 	free(text);
 
@@ -1082,12 +1085,14 @@ static void test_netns_names(void **state)
 static void test_limits(void **state)
 {
 	(void)state;
-	size_t cap = 64 * 1024, n = 0;
+	size_t cap = 128 * 1024, n = 0;
 	char *text = malloc(cap);
 	assert_non_null(text);
 	for (unsigned i = 0; i <= LAB_MAX_NODES; i++)
 		n += (size_t)snprintf(text + n, cap - n, "[vm g%u]\n", i);
-	expect_error(text, "65: too many nodes (max 64)");
+	expect_error(text, "4097: too many nodes (max 4096)");
+	expect_error("[vm a]\n[vm g1..g4096]\n", "2: too many nodes (max 4096): [vm g1..g4096] makes 4096");
+	expect_error("[vm g1..g4096]\n[switch s]\n", "2: too many nodes (max 4096)");
 
 	n = 0;
 	n += (size_t)snprintf(text + n, cap - n, "[vm a]\n[scenario s]\na =");
@@ -1096,23 +1101,23 @@ static void test_limits(void **state)
 	snprintf(text + n, cap - n, "\n");
 	expect_error(text, "3: too many arguments (max 64)");
 
-	/* 64 guests, fully meshed in one topology: the largest fan-out
+	/* 64 guests, fully meshed in one topology
 	 * (two-letter names, so that a line of 63 peers fits) */
 	n = 0;
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++)
+	for (unsigned i = 0; i < MESH; i++)
 		n += (size_t)snprintf(text + n, cap - n, "[vm %c%c]\n", 'a' + i / 26, 'a' + i % 26);
 	n += (size_t)snprintf(text + n, cap - n, "[topology t]\n");
-	for (unsigned i = 0; i < LAB_MAX_NODES; i++) {
+	for (unsigned i = 0; i < MESH; i++) {
 		n += (size_t)snprintf(text + n, cap - n, "%c%c =", 'a' + i / 26, 'a' + i % 26);
-		for (unsigned j = 0; j < LAB_MAX_NODES; j++)
+		for (unsigned j = 0; j < MESH; j++)
 			if (j != i)
 				n += (size_t)snprintf(text + n, cap - n, " %c%c",
 						      'a' + j / 26, 'a' + j % 26);
 		n += (size_t)snprintf(text + n, cap - n, "\n");
 	}
 	struct lab *lab = parse(text);
-	assert_int_equal(lab->n_links, LAB_MAX_NODES * (LAB_MAX_NODES - 1) / 2);
-	assert_int_equal(lab->nodes[5].ifaces[0].n_links, LAB_MAX_NODES - 1);
+	assert_int_equal(lab->n_links, MESH * (MESH - 1) / 2);
+	assert_int_equal(lab->nodes[5].ifaces[0].n_links, MESH - 1);
 	lab_free(lab);
 	free(text);
 
@@ -1137,6 +1142,360 @@ static void test_limits(void **state)
 	assert_int_equal(lab_parse_rules(big, LAB_FILE_MAX + 1, &rules, &nr, &err), -EINVAL);
 	assert_string_equal(err.msg, "larger than 1 MiB");
 	free(big);
+}
+
+/* [switch NAME]: a node with links and no guest, forwarding by the lab's
+ * MACs like a filter without rules. */
+static void test_switch(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm a]\n[vm b]\n[vm c]\n"
+				"[switch sw]\n"                     /* 4 */
+				"[topology lan]\n"
+				"sw = a b c\n"
+				"a = sw\nb = sw\nc = sw\n"
+				"[link a sw]\n"                     /* 10 */
+				"delay.a = 1ms\n");
+	int s = lab_node_find(lab, "sw");
+	assert_int_equal(s, 3);
+	const struct lab_node *sw = &lab->nodes[s];
+	assert_int_equal(sw->kind, LAB_SWITCH);
+	assert_int_equal(sw->line, 4);
+	assert_int_equal(sw->n_ifaces, 1);
+	assert_int_equal(sw->ifaces[0].n_links, 3);
+	assert_int_equal(sw->filter.n_rules, 0);
+	static const uint8_t zero[6];
+	assert_memory_equal(sw->ifaces[0].mac, zero, 6);
+	assert_false(sw->ifaces[0].has_ip4);
+	assert_string_equal(lab_kind_name(sw->kind), "switch");
+	char ns[LAB_NETNS_MAX];
+	assert_int_equal(lab_netns_name(lab, (unsigned)s, ns, sizeof(ns)), -ENOENT);
+	assert_int_equal(lab_guest_ip4(lab, (unsigned)s, &(uint32_t){ 0 }), -ENOENT);
+	/* a's link reaches b and c; the switch's side of it reaches a */
+	int l = lab_link_between(lab, 0, (unsigned)s, -1);
+	assert_int_equal(l, 0);
+	assert_int_equal(lab->links[l].end[0].node, (unsigned)s);    /* sw's line is first */
+	uint8_t m[4][6];
+	size_t n;
+	assert_int_equal(lab_link_macs(lab, (unsigned)l, 1, m, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(m[0], iface(lab, "b", 0)->mac, 6);
+	assert_memory_equal(m[1], iface(lab, "c", 0)->mac, 6);
+	assert_int_equal(lab_link_macs(lab, (unsigned)l, 0, m, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(m[0], iface(lab, "a", 0)->mac, 6);
+	/* [link a sw] impairs the frames a sends */
+	assert_int_equal(lab->links[l].impair_line, 10);
+	assert_int_equal(lab->links[l].impair[1].delay_ns, 1000000);
+	assert_int_equal(lab->links[l].impair[0].delay_ns, 0);
+	assert_int_equal(lab_link_between(lab, 0, 1, -1), -ENOENT);
+	/* faults: a switch is a node, not a guest */
+	struct lab_fault f;
+	char err[LAB_MSG_MAX];
+	char *stop[] = { "stop", "sw", NULL };
+	assert_int_equal(lab_fault_parse(lab, stop, 2, &f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "sw is a switch node, not a guest");
+	char *down[] = { "link", "c", "sw", "down", NULL };
+	assert_int_equal(lab_fault_parse(lab, down, 4, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.link, 2);
+	lab_fault_free(&f);
+	lab_free(lab);
+
+	/* a guest may join two switches, and a switch a filter's guests
+	 * elsewhere, when no pair of guests gets two paths */
+	lab = parse("[vm a]\n[vm b]\n[vm c]\n[switch s1]\n[switch s2]\n[filter f]\n"
+		    "[topology t]\ns1 = a b\ns2 = a c\nf = b c\na = s1 s2\nb = s1 f\nc = s2 f\n");
+	assert_int_equal(lab->n_links, 6);
+	lab_free(lab);
+
+	expect_error("[vm a]\n[switch sw]\npolicy = allow\n",
+		     "3: unknown key \"policy\" in [switch sw] (a switch takes no keys)");
+	expect_error("[vm a]\n[switch sw]\n", "2: [switch sw] is in no topology");
+	expect_error("[vm a]\n[switch sw]\n[topology t]\nsw = a\na = sw\n[switch idle]\n",
+		     "6: [switch idle] is in no topology");
+	expect_error("[switch x]\n[switch x]\n", "2: duplicate [switch x] (first at line 1)");
+	expect_error("[filter x]\n[switch x]\n", "2: duplicate name \"x\" (first at line 1)");
+	expect_error("[vm a]\n[switch s1..s4]\n",
+		     "2: bad section \"[switch s1..s4]\" (a range is for [vm] sections only)");
+	expect_error("[vm a]\n[switch s1]\n[switch s2]\n[topology t]\na = s1\ns1 = a s2\ns2 = s1\n",
+		     "6: link between switches s1 and s2");
+	expect_error("[vm a]\n[switch s]\n[filter f]\n[topology t]\na = s\nf = s\ns = a f\n",
+		     "6: link between filter f and switch s");
+	/* loops: directly and through a switch; through two switches; through
+	 * a switch and a filter */
+	expect_error("[vm a]\n[vm b]\n[switch sw]\n[topology t]\nsw = a b\na = sw b\nb = a sw\n",
+		     "6: a reaches b both directly and through sw (line 5)");
+	expect_error("[vm a]\n[vm b]\n[switch s1]\n[switch s2]\n[topology t]\n"
+		     "s1 = a b\ns2 = a b\na = s1 s2\nb = s1 s2\n",
+		     "7: a reaches b through both s1 (line 6) and s2");
+	expect_error("[vm a]\n[vm b]\n[vm c]\n[filter f]\n[switch s]\n[topology t]\n"
+		     "f = b c\ns = a b c\na = s\nb = f s\nc = f s\n",
+		     "8: b reaches c through both f (line 7) and s");
+	/* in another topology, the same pair is no loop */
+	lab = parse("[vm a]\n[vm b]\n[switch sw]\n[topology t]\nsw = a b\na = sw\nb = sw\n"
+		    "[topology u]\na = b\nb = a\n");
+	assert_int_equal(lab->n_links, 3);
+	lab_free(lab);
+	/* no programs, no placeholders */
+	expect_error("[vm a]\n[switch sw]\n[topology t]\nsw = a\na = sw\n[scenario s]\nsw = true\n",
+		     "7: sw is a switch; only guests run programs");
+	expect_error("[vm a]\n[switch sw]\n[topology t]\nsw = a\na = sw\n[scenario s]\na = ping {sw}\n",
+		     "7: placeholder {sw} names a switch, not a guest");
+	expect_error("[vm a]\n[switch sw]\n[topology t]\nsw = a\na = sw\n[scenario s]\na = x\nat = 1s stop sw\n",
+		     "8: sw is a switch node, not a guest");
+}
+
+/* g1..g100 as a [vm] name, a topology key and a peer */
+static void test_ranges(void **state)
+{
+	(void)state;
+	struct lab *lab = parse("[vm g1..g12]\n"                    /* 1 */
+				"kind = qemu\nmemory = 512\ncpus = 2\n"
+				"[vm h001..h003]\n"                 /* 5 */
+				"[switch sw]\n"
+				"[topology t]\n"
+				"sw = g1..g12\n"
+				"  h001..h003\n"
+				"g1..g12 = sw\n"                    /* 10 */
+				"h001..h003 = sw\n");
+	assert_int_equal(lab->n_nodes, 16);
+	for (unsigned i = 0; i < 12; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "g%u", i + 1);
+		const struct lab_node *nd = &lab->nodes[i];
+		assert_string_equal(nd->name, name);
+		assert_int_equal(lab_node_find(lab, name), i);
+		assert_int_equal(nd->line, 1);
+		assert_int_equal(nd->guest_kind, LAB_KIND_QEMU);
+		assert_int_equal(nd->memory_mib, 512);
+		assert_int_equal(nd->cpus, 2);
+		assert_int_equal(nd->ifaces[0].n_links, 1);
+		assert_false(nd->ifaces[0].has_ip4);        /* no subnet: no address */
+	}
+	assert_string_equal(lab->nodes[12].name, "h001");
+	assert_string_equal(lab->nodes[14].name, "h003");
+	assert_int_equal(lab->nodes[14].guest_kind, LAB_KIND_NETNS);
+	assert_int_equal(lab_node_find(lab, "h1"), -ENOENT);
+	assert_int_equal(lab_node_find(lab, "g13"), -ENOENT);
+	assert_int_equal(lab->n_links, 15);
+	/* every entry of a range key is at its line */
+	for (unsigned l = 0; l < 15; l++) {
+		assert_int_equal(lab->links[l].end[0].node, 15);
+		assert_int_equal(lab->links[l].end[0].line, 8);
+		assert_int_equal(lab->links[l].end[1].line, l < 12 ? 10 : 11);
+	}
+	lab_free(lab);
+	/* plain numbers may cross a width; g0 is plain */
+	lab = parse("[vm g0..g10]\n[vm x98..x101]\n");
+	assert_int_equal(lab->n_nodes, 15);
+	assert_string_equal(lab->nodes[10].name, "g10");
+	assert_string_equal(lab->nodes[12].name, "x99");
+	assert_string_equal(lab->nodes[14].name, "x101");
+	lab_free(lab);
+
+	/* clashes name the guest the range makes */
+	expect_error("[vm a]\n[vm g42]\n[vm g1..g100]\n",
+		     "3: [vm g1..g100] makes g42, which [vm g42] (line 2) already is");
+	expect_error("[vm g1..g5]\n[vm g3..g9]\n",
+		     "2: [vm g3..g9] makes g3, which [vm g1..g5] (line 1) already makes");
+	expect_error("[vm g1..g5]\n[vm g3]\n", "2: duplicate [vm g3] (first at line 1, by [vm g1..g5])");
+	expect_error("[vm g1..g5]\n[filter g3]\n", "2: duplicate [filter g3] (first at line 1, by [vm g1..g5])");
+	expect_error("[switch g3]\n[vm g1..g5]\n",
+		     "2: [vm g1..g5] makes g3, which [switch g3] (line 1) already is");
+	expect_error("[vm subnet1..subnet9]\n", "1: [vm subnet1..subnet9] makes subnet6, a reserved name");
+	/* one address cannot serve many guests */
+	expect_error("[vm g1..g5]\nkind = netns\nip = 10.0.0.1/24\n",
+		     "3: \"ip\" in [vm g1..g5]: one IP cannot serve a range of guests (give their topology a subnet)");
+	expect_error("[vm g1..g1]\nmac.t = 02:00:00:00:00:01\n",
+		     "2: \"mac.t\" in [vm g1..g1]: one MAC cannot serve a range of guests (give their topology a subnet)");
+	expect_error("[vm g1..g5]\nip6 = fd00::1/64\n",
+		     "2: \"ip6\" in [vm g1..g5]: one IPv6 cannot serve a range of guests (give their topology a subnet)");
+	expect_error("[vm g1..g5]\nmemory = 1G\n",
+		     "2: memory and cpus are for kind = qemu; g1 is a namespace guest");
+	/* the syntax */
+	expect_error("[vm g5..g1]\n", "1: bad range \"g5..g1\" (it counts down: the first end is the smaller)");
+	expect_error("[vm g1..h5]\n", "1: bad range \"g1..h5\" (both ends have one prefix, e.g. g1..g100)");
+	expect_error("[vm g1..gg5]\n", "1: bad range \"g1..gg5\" (both ends have one prefix, e.g. g1..g100)");
+	expect_error("[vm g..g5]\n", "1: bad range \"g..g5\" (both ends end in a number, e.g. g1..g100)");
+	expect_error("[vm g01..g100]\n", "1: bad range \"g01..g100\" (zero-padded ends have one width, e.g. g01..g10)");
+	expect_error("[vm g1..g010]\n", "1: bad range \"g1..g010\" (zero-padded ends have one width, e.g. g01..g10)");
+	expect_error("[vm g1..g5000]\n", "1: bad range \"g1..g5000\" (5000 names, max 4096)");
+	expect_error("[vm g1..g2..g3]\n", "1: bad range \"g1..g2..g3\" (expected e.g. g1..g100)");
+	expect_error("[vm ..g3]\n", "1: bad range \"..g3\" (expected e.g. g1..g100)");
+	expect_error("[vm g1...g3]\n", "1: bad range \"g1...g3\" (expected e.g. g1..g100)");
+	expect_error("[vm g1234567890..g1234567891]\n",
+		     "1: bad range \"g1234567890..g1234567891\" (numbers of at most 9 digits)");
+	expect_error("[vm aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa9..aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa10]\n",
+		     "1: name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa10\" is too long (max 32 characters)");
+	expect_error("[vm -1..-3]\n",
+		     "1: bad name \"-1\" (use A-Z a-z 0-9 _ -, starting with a letter or digit)");
+	/* in topologies */
+	expect_error("[vm g1..g1000]\n[switch sw]\n[topology t]\nsw = g1..g1001\n",
+		     "4: unknown node \"g1001\" (from g1..g1001)");
+	expect_error("[vm g1..g1000]\n[switch sw]\n[topology t]\nsw = g1..g1000\ng0..g1000 = sw\n",
+		     "5: unknown node \"g0\" (from g0..g1000)");
+	expect_error("[vm g1..g5]\n[topology t]\ng1..g5 = g3\n", "3: g3 lists itself (g1..g5 includes it)");
+	expect_error("[vm g1..g5]\n[topology t]\ng1..g3 = g4..g5 g3\n", "3: g3 lists itself (g1..g3 includes it)");
+	expect_error("[vm g1..g5]\n[switch sw]\n[topology t]\nsw = g1..g5 g3\n", "4: sw lists g3 twice");
+	expect_error("[vm g1..g5]\n[switch sw]\n[topology t]\nsw = g1..g3 g2..g5\n", "4: sw lists g2 twice");
+	expect_error("[vm g1..g5]\n[switch sw]\n[topology t]\ng3 = sw\ng1..g5 = sw\n",
+		     "5: duplicate entry \"g3\" (from g1..g5) in [topology t] (first at line 4)");
+	expect_error("[vm g1..g5]\n[switch sw]\n[topology t]\ng1..g5 = sw\ng3 = sw\n",
+		     "5: duplicate entry \"g3\" in [topology t] (first at line 4)");
+	expect_error("[vm g1..g5]\n[switch sw]\n[topology t]\nsw = g1..g5\ng1..g4 = sw\n",
+		     "4: sw lists g5 but g5 has no line in [topology t]");
+	expect_error("[vm a]\n[topology t]\na = g1..g4096\n", "3: too many peers (max 4095)");
+	/* a full mesh is short to write with ranges: bounded by the links */
+	expect_error("[topology t]\ng1..g4096 = h1..h33\n", "2: too many links (max 65536)");
+}
+
+/* subnet = NET/PREFIX: addresses for the guests that have none, and MACs
+ * that spell them */
+static void test_subnet(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = slurp(VQNET_SOURCE_DIR "/examples/lan.vqnet", &len);
+	struct lab *lab = parse_named(text, "lan.vqnet");
+	free(text);
+	assert_int_equal(lab->n_nodes, 9);
+	const struct lab_topology *tp = &lab->topologies[0];
+	assert_int_equal(tp->subnet4, IP4(10, 0, 0, 0));
+	assert_int_equal(tp->prefix4, 24);
+	assert_true(tp->subnet4_line > 0);
+	assert_int_equal(tp->prefix6, 64);
+	for (unsigned i = 0; i < 8; i++) {
+		const struct lab_iface *it = &lab->nodes[i].ifaces[0];
+		char mac[LAB_MAC_STRLEN];
+		snprintf(mac, sizeof(mac), "02:00:0a:00:00:%02x", i + 1);
+		assert_true(it->has_ip4);
+		assert_int_equal(it->ip4, IP4(10, 0, 0, i + 1));
+		assert_int_equal(it->prefix4, 24);
+		assert_int_equal(it->ip4_line, 0);              /* derived */
+		assert_mac(it->mac, mac);
+		assert_int_equal(it->mac_line, 0);
+		assert_true(it->has_ip6);
+		assert_int_equal(it->prefix6, 64);
+		assert_int_equal(it->ip6[0], 0xfd);
+		assert_int_equal(it->ip6[3], 0x01);
+		assert_int_equal(it->ip6[15], i + 1);
+	}
+	assert_false(lab->nodes[8].ifaces[0].has_ip4);     /* the switch */
+	char buf[64];
+	const struct lab_program *p = &lab->scenarios[0].programs[0];
+	assert_int_equal(lab_expand_arg(lab, p->argv[3], false, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10.0.0.8");
+	lab_free(lab);
+
+	/* an explicit address keeps the others' places; a MAC that takes a
+	 * readable one sends its guest back to the hashed MAC */
+	lab = parse("[vm a]\nip = 10.0.0.9/24\n[vm b]\nmac = 02:00:0a:00:00:03\n[vm c]\n[vm d]\nip6 = fd00::77/64\n"
+		    "[topology t]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00::/64\n"
+		    "a = b c d\nb = a c d\nc = a b d\nd = a b c\n");
+	assert_int_equal(iface(lab, "a", 0)->ip4, IP4(10, 0, 0, 9));
+	assert_int_equal(iface(lab, "a", 0)->ip4_line, 2);
+	assert_mac(iface(lab, "a", 0)->mac, "02:00:0a:00:00:09");
+	assert_int_equal(iface(lab, "b", 0)->ip4, IP4(10, 0, 0, 2));
+	assert_mac(iface(lab, "b", 0)->mac, "02:00:0a:00:00:03");
+	assert_int_equal(iface(lab, "c", 0)->ip4, IP4(10, 0, 0, 3));
+	const uint8_t *cm = iface(lab, "c", 0)->mac;
+	assert_int_equal(cm[0], 0x02);
+	assert_memory_not_equal(cm, iface(lab, "b", 0)->mac, 6);
+	assert_int_equal(iface(lab, "d", 0)->ip6[15], 0x77);
+	assert_int_equal(iface(lab, "c", 0)->ip6[15], 3);
+	assert_mac(iface(lab, "d", 0)->mac, "02:00:0a:00:00:04");
+	lab_free(lab);
+	/* two topologies, two subnets: places count per topology, guests only */
+	lab = parse("[vm a]\n[vm b]\n[vm c]\n[switch s]\n"
+		    "[topology t1]\nsubnet = 10.1.0.0/24\ns = a b c\na = s\nb = s\nc = s\n"
+		    "[topology t2]\nsubnet = 10.2.0.0/24\nb = c\nc = b\n");
+	assert_int_equal(iface(lab, "c", 0)->ip4, IP4(10, 1, 0, 3));
+	assert_int_equal(iface(lab, "b", 1)->ip4, IP4(10, 2, 0, 1));
+	assert_int_equal(iface(lab, "c", 1)->ip4, IP4(10, 2, 0, 2));
+	assert_mac(iface(lab, "c", 1)->mac, "02:00:0a:02:00:02");
+	lab_free(lab);
+
+#define SUB3 "[vm a]\n[vm b]\n[vm c]\n[topology t]\n"
+	expect_error(SUB3 "subnet = 10.0.0.0/30\na = b c\nb = a c\nc = a b\n",
+		     "5: subnet 10.0.0.0/30 has 2 addresses, but [topology t] has 3 guests");
+	expect_error(SUB3 "subnet6 = fd00::/127\na = b c\nb = a c\nc = a b\n",
+		     "5: subnet6 fd00::/127 has 1 address, but [topology t] has 3 guests");
+	expect_error("[vm a]\n[vm b]\nip = 10.0.0.1/24\n[topology t]\nsubnet = 10.0.0.0/24\na = b\nb = a\n",
+		     "3: b's IP 10.0.0.1 is the one a gets from [topology t]'s subnet (line 5)");
+	expect_error("[vm a]\n[vm b]\nip6 = fd00::1/64\n[topology t]\nsubnet6 = fd00::/64\na = b\nb = a\n",
+		     "3: b's IPv6 fd00::1 is the one a gets from [topology t]'s subnet (line 5)");
+	expect_error("[vm a]\nip = 10.1.0.1/24\n[topology t]\nsubnet = 10.0.0.0/24\na =\n",
+		     "2: a's IP 10.1.0.1/24 is outside [topology t]'s subnet 10.0.0.0/24 (line 4)");
+	expect_error("[vm a]\nip = 10.0.0.9/16\n[topology t]\nsubnet = 10.0.0.0/24\na =\n",
+		     "2: a's IP 10.0.0.9/16 has another prefix than [topology t]'s subnet 10.0.0.0/24 (line 4)");
+	expect_error("[vm a]\nip6 = fd01::1/64\n[topology t]\nsubnet6 = fd00::/64\na =\n",
+		     "2: a's IPv6 fd01::1/64 is outside [topology t]'s subnet fd00::/64 (line 4)");
+	expect_error("[vm a]\nip = 10.0.0.9/24\n[vm b]\nip = 10.0.0.9/24\n[topology t]\nsubnet = 10.0.0.0/24\na = b\nb = a\n",
+		     "4: duplicate IP 10.0.0.9 in topology t (first at line 2)");
+	/* one guest, two interfaces in one subnet: at the later subnet's line */
+	expect_error("[vm a]\n[vm b]\n[topology t]\nsubnet = 10.0.0.0/24\na = b\nb = a\n"
+		     "[topology u]\nsubnet = 10.0.0.0/16\na = b\nb = a\n",
+		     "8: a's eth1 and eth0 (line 4) are both in subnet 10.0.0.0/16 (one would be unreachable)");
+	/* the key */
+	expect_error(SUB3 "subnet = 10.0.0.5/24\n",
+		     "5: bad subnet \"10.0.0.5/24\" (host bits set: the network is 10.0.0.0/24)");
+	expect_error(SUB3 "subnet6 = fd00::1/64\n",
+		     "5: bad subnet6 \"fd00::1/64\" (host bits set: the network is fd00::/64)");
+	expect_error(SUB3 "subnet = 10.0.0.0/31\n", "5: bad subnet \"10.0.0.0/31\" (prefix must be 1-30)");
+	expect_error(SUB3 "subnet = 10.0.0.0/024\n", "5: bad subnet \"10.0.0.0/024\" (leading zero in prefix)");
+	expect_error(SUB3 "subnet = 10.0.0.0\n", "5: bad subnet \"10.0.0.0\" (expected a.b.c.d/PREFIX)");
+	expect_error(SUB3 "subnet6 = fd00::/128\n", "5: bad subnet6 \"fd00::/128\" (prefix must be 1-127)");
+	expect_error(SUB3 "subnet = 127.0.0.0/8\n", "5: bad subnet \"127.0.0.0/8\" (not a unicast range)");
+	expect_error(SUB3 "subnet6 = ff02::/16\n", "5: bad subnet6 \"ff02::/16\" (not a unicast range)");
+	expect_error(SUB3 "subnet6 = ::/64\n", "5: bad subnet6 \"::/64\" (not a unicast range)");
+	expect_error(SUB3 "subnet = 10.0.0.0/8\nsubnet = 10.0.0.0/8\n",
+		     "6: duplicate key \"subnet\" in [topology t] (first at line 5)");
+	expect_error(SUB3 "subnet = 10.0.0.0/8\n  a = b\n",
+		     "6: continuation line for \"subnet\", which takes a single value (unindent it if it is a key)");
+	expect_error("[vm subnet]\n", "1: name \"subnet\" is reserved");
+	expect_error("[filter subnet6]\n", "1: name \"subnet6\" is reserved");
+}
+
+/* A switch of LAB_MAX_NODES - 1 guests, written in a few lines: the model
+ * (how fast it parses is measured in a release build, not here). */
+static void test_big_switch(void **state)
+{
+	(void)state;
+	char text[512];
+	const unsigned n = LAB_MAX_NODES - 1;
+	snprintf(text, sizeof(text), "[lab]\nname = big\n[vm g1..g%u]\n[switch sw]\n"
+		 "[topology lan]\nsubnet = 10.0.0.0/16\nsw = g1..g%u\ng1..g%u = sw\n"
+		 "[link g%u sw]\nloss = 1%%\n", n, n, n, n);
+	struct lab *lab = parse(text);
+	assert_int_equal(lab->n_nodes, LAB_MAX_NODES);
+	assert_int_equal(lab->n_links, n);
+	int sw = lab_node_find(lab, "sw");
+	assert_int_equal(sw, (int)n);
+	assert_int_equal(lab->nodes[sw].ifaces[0].n_links, n);
+	assert_int_equal(lab_node_find(lab, "g4095"), 4094);
+	const struct lab_iface *last = iface(lab, "g4095", 0);
+	assert_int_equal(last->ip4, IP4(10, 0, 15, 255));
+	assert_mac(last->mac, "02:00:0a:00:0f:ff");
+	assert_int_equal(last->n_links, 1);
+	int l = lab_link_between(lab, 4094, (unsigned)sw, -1);
+	assert_int_equal(l, (int)n - 1);
+	assert_true(lab->links[l].impair_line > 0);
+	/* every guest reaches the n - 1 others through the switch */
+	uint8_t (*macs)[6] = malloc(n * sizeof(*macs));
+	assert_non_null(macs);
+	size_t k;
+	int side = lab->links[0].end[0].node == (unsigned)sw ? 1 : 0;
+	assert_int_equal(lab_link_macs(lab, 0, (unsigned)side, macs, n, &k), 0);
+	assert_int_equal(k, n - 1);
+	assert_mac(macs[0], "02:00:0a:00:00:02");
+	assert_mac(macs[n - 2], "02:00:0a:00:0f:ff");
+	free(macs);
+	lab_free(lab);
+
+	/* the same guests on two switches: the loop is found */
+	snprintf(text, sizeof(text), "[vm g1..g%u]\n[switch s1]\n[switch s2]\n[topology lan]\n"
+		 "s1 = g1..g%u\ns2 = g1..g%u\ng1..g%u = s1 s2\n", n - 1, n - 1, n - 1, n - 1);
+	expect_error(text, "6: g1 reaches g2 through both s1 (line 5) and s2");
 }
 
 /* tests/lab/bad/NAME.vqnet starts with "; expect: LINE: MESSAGE". */
@@ -1202,6 +1561,10 @@ int main(void)
 		cmocka_unit_test(test_continuation_lines),
 		cmocka_unit_test(test_netns_names),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_switch),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_subnet),
+		cmocka_unit_test(test_big_switch),
 		cmocka_unit_test(test_bad_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
