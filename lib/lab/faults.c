@@ -21,6 +21,19 @@ static bool joins(const struct lab_link *l, unsigned a, unsigned b, int topo)
 	       (topo < 0 || l->topology == (unsigned)topo);
 }
 
+/* Link i joins a and b (in topo): the first such is *found; true for a
+ * second one. */
+static bool one_more(const struct lab *lab, unsigned i, unsigned a, unsigned b, int topo,
+		     int *found)
+{
+	if (!joins(&lab->links[i], a, b, topo))
+		return false;
+	if (*found >= 0)
+		return true;
+	*found = (int)i;
+	return false;
+}
+
 int lab_link_between(const struct lab *lab, unsigned a, unsigned b, int topo)
 {
 	int found = -ENOENT;
@@ -30,23 +43,14 @@ int lab_link_between(const struct lab *lab, unsigned a, unsigned b, int topo)
 		const struct lab_node *na = &lab->nodes[a], *nb = &lab->nodes[b];
 		const struct lab_node *nd = lab_node_links(na) <= lab_node_links(nb) ? na : nb;
 		for (unsigned j = 0; j < nd->n_ifaces; j++)
-			for (unsigned k = 0; k < nd->ifaces[j].n_links; k++) {
-				unsigned i = nd->ifaces[j].links[k];
-				if (!joins(&lab->links[i], a, b, topo))
-					continue;
-				if (found >= 0)
+			for (unsigned k = 0; k < nd->ifaces[j].n_links; k++)
+				if (one_more(lab, nd->ifaces[j].links[k], a, b, topo, &found))
 					return -EEXIST;
-				found = (int)i;
-			}
 		return found;
 	}
-	for (unsigned i = 0; i < lab->n_links; i++) {
-		if (!joins(&lab->links[i], a, b, topo))
-			continue;
-		if (found >= 0)
+	for (unsigned i = 0; i < lab->n_links; i++)
+		if (one_more(lab, i, a, b, topo, &found))
 			return -EEXIST;
-		found = (int)i;
-	}
 	return found;
 }
 
