@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/mman.h>
@@ -168,6 +169,14 @@ pid_t sys_fork_ns(uint64_t flags, int *pidfd)
 	if (pid < 0)
 		return -errno;
 	return (pid_t)pid;   /* the kernel made the pidfd close-on-exec */
+}
+
+pid_t sys_spawn(int (*fn)(void *), void *arg, void *stack, size_t size, int *pidfd)
+{
+	/* the stack grows down from its end, kept 16-byte aligned */
+	uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+	int pid = clone(fn, (void *)top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, pidfd);
+	return pid < 0 ? -errno : pid;
 }
 
 int sys_raise_nofile(unsigned long *soft)

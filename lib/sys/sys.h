@@ -58,6 +58,15 @@ int sys_close_all_but(const int *keep, unsigned n);
  * our namespace sees it); -errno on failure. */
 pid_t sys_fork_ns(uint64_t flags, int *pidfd);
 
+/* Start a child to exec something, as vfork(2) does: it shares our memory
+ * and we wait until it has exec'd (or exited), so none of our page tables
+ * are copied, which a supervisor holding thousands of mappings would pay
+ * for every child.  fn(arg) runs on stack[0..size) and must only set up
+ * descriptors and signals, then exec or _exit; it may not return.
+ * *pidfd gets a pidfd of the child (close-on-exec).  The child's pid, or
+ * -errno. */
+pid_t sys_spawn(int (*fn)(void *), void *arg, void *stack, size_t size, int *pidfd);
+
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; *soft gets the limit
  * now in force.  0 or -errno. */
 int sys_raise_nofile(unsigned long *soft);

@@ -331,6 +331,31 @@ static void link_fds(unsigned idx, unsigned iface, unsigned li, int fds[3])
 	fds[2] = sl->bell[side ^ 1][1];
 }
 
+/* What the child of sup_spawn_vmm does, sharing our memory until it
+ * execs (sys_spawn): let through the descriptors the vmm gets, unblock
+ * signals, exec it. */
+struct vmm_exec {
+	const char *exe;
+	char **argv;
+	const int *keep;
+	unsigned n_keep;
+	int report;          /* its ready pipe: where a failed exec is told */
+};
+
+static int vmm_exec(void *arg)
+{
+	const struct vmm_exec *x = arg;
+	for (unsigned i = 0; i < x->n_keep; i++)
+		if (x->keep[i] >= 0)
+			fcntl(x->keep[i], F_SETFD, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(x->exe, x->argv);
+	dprintf(x->report, "error: cannot run %s: %s\n", x->exe, strerror(errno));
+	_exit(127);
+}
+
 int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 {
 	struct sup_node *n = &S.nodes[idx];
@@ -408,11 +433,20 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 		argv[a++] = "--capture-fd";
 		argv[a++] = num[7];
 	}
+	/* the descriptors it gets (everything we hold is close-on-exec): its
+	 * own, its NICs' sockets, three per link */
+	int *keep = calloc(6 + node->n_ifaces + 3 * nl, sizeof(*keep));
+	unsigned nk = 0;
+	int fixed[6] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd, cp[0], n->cap_fd };
+	for (unsigned i = 0; keep && i < 6; i++)
+		keep[nk++] = fixed[i];
+	for (unsigned i = 0; keep && n->vm && i < node->n_ifaces; i++)
+		keep[nk++] = n->vm->vhost_fd[i];
 	unsigned k = NUMS;
-	for (unsigned i = 0; i < node->n_ifaces; i++) {
-		for (unsigned j = 0; j < node->ifaces[i].n_links; j++, k++) {
+	for (unsigned i = 0; keep && i < node->n_ifaces; i++) {
+		for (unsigned j = 0; j < node->ifaces[i].n_links; j++, k++, nk += 3) {
 			unsigned li = node->ifaces[i].links[j];
-			int fds[3];
+			int *fds = keep + nk;
 			link_fds(idx, i, li, fds);
 			snprintf(num[k], sizeof(num[k]), "%u=%d,%d,%d", li, fds[0], fds[1], fds[2]);
 			argv[a++] = "--link";
@@ -422,30 +456,14 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a] = NULL;
 
 	int pidfd = -1;
-	pid_t pid = sys_fork_ns(0, &pidfd);
-	if (pid == 0) {
-		/* everything we hold is close-on-exec: let through only its own */
-		int keep[6] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd, cp[0], n->cap_fd };
-		for (unsigned i = 0; i < 6; i++)
-			if (keep[i] >= 0)
-				fcntl(keep[i], F_SETFD, 0);
-		for (unsigned i = 0; n->vm && i < node->n_ifaces; i++)
-			fcntl(n->vm->vhost_fd[i], F_SETFD, 0);
-		for (unsigned i = 0; i < node->n_ifaces; i++) {
-			for (unsigned j = 0; j < node->ifaces[i].n_links; j++) {
-				int fds[3];
-				link_fds(idx, i, node->ifaces[i].links[j], fds);
-				for (int f = 0; f < 3; f++)
-					fcntl(fds[f], F_SETFD, 0);
-			}
-		}
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(exe, argv);
-		dprintf(pfd[1], "error: cannot run %s: %s\n", exe, strerror(errno));
-		_exit(127);
+	pid_t pid = -ENOMEM;
+	if (keep) {
+		/* a stack for the child while it borrows our memory */
+		static _Alignas(16) char stack[1 << 18];
+		struct vmm_exec x = { exe, argv, keep, nk, pfd[1] };
+		pid = sys_spawn(vmm_exec, &x, stack, sizeof(stack), &pidfd);
 	}
+	free(keep);
 	free(argv);
 	free(num);
 	close(pfd[1]);
