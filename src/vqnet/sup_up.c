@@ -125,6 +125,19 @@ static int take_uid_slot(char *msg, size_t len)
  * This is a fence against mistakes, not a security boundary: the guest's
  * programs are root, and root can leave a namespace (docs/DESIGN.md).
  */
+/* Hide the named namespaces from the guest.  Its copy of NETNS_DIR, a
+ * shared mount as iproute2 makes it, is first detached: left a slave of
+ * the host's, every namespace named after this guest (the next guests',
+ * other labs') would be mounted into it too, so guest k of a lab would
+ * cost k mounts (a thousand guests, half a million), and it would hold
+ * every namespace named before it.  Then an empty tmpfs goes on top. */
+static int hide_netns_dir(void)
+{
+	umount2(NETNS_DIR, MNT_DETACH);   /* EINVAL: not a mount here, nothing to do */
+	return mount("tmpfs", NETNS_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     "mode=0755,size=16k");
+}
+
 __attribute__((noreturn)) static void guest_init(int ready)
 {
 	const char *what = NULL;
@@ -136,8 +149,7 @@ __attribute__((noreturn)) static void guest_init(int ready)
 		what = "mount /proc";
 	else if (mount("tmpfs", RUN_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=16k") < 0)
 		what = "hide " RUN_DIR;
-	else if (access(NETNS_DIR, F_OK) == 0 &&
-		 mount("tmpfs", NETNS_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
+	else if (access(NETNS_DIR, F_OK) == 0 && hide_netns_dir() < 0)
 		what = "hide " NETNS_DIR;
 	/* /sys shows the namespace of whoever mounts it: cosmetic, if it fails */
 	if (!what && umount2("/sys", MNT_DETACH) == 0)
