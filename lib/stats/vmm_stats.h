@@ -32,6 +32,7 @@ struct vmm_if_stats {
 	uint64_t unknown;            /* unicast to no one reachable */
 	uint64_t runts;              /* shorter than a header, or too long */
 	uint64_t bad_header;         /* a peer's offload header we refused */
+	uint64_t reports;            /* a switch's: membership reports not flooded */
 	uint32_t port_state;         /* enum vmm_port_state */
 	int32_t port_error;          /* BROKEN: the guest's violation (-VQ_E*) */
 };
@@ -107,6 +108,7 @@ struct vmm_stats {
 					an idle one wakes only for doorbells,
 					signals, held frames' deadlines and, after
 					a full batch of 32, once more */
+	uint64_t trims;              /* link pools handed back after a burst */
 	struct vmm_filter_stats filter;
 };
 

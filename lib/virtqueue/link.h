@@ -281,6 +281,24 @@ static inline unsigned vq_port_tx_pending(const struct vq_port *p)
 	return p->up ? vq_drv_outstanding(&p->tx) : 0;
 }
 
+/* Chunks of our pool in use (as of the last send or reclaim). */
+static inline unsigned vq_port_tx_chunks(const struct vq_port *p)
+{
+	return p->up ? (unsigned)(p->tx.r.num - p->tx.num_free) : 0;
+}
+
+/* Our own pool, the chunks our frames are copied into: [*off, *off + *len)
+ * of the region, page-aligned.  Once the peer has returned every frame
+ * (vq_port_tx_pending is 0 after a reclaim) none of it is in use, and its
+ * pages may be given back to the kernel (the caller's madvise
+ * MADV_REMOVE): the next frames fault fresh, zeroed ones in.  A burst
+ * that filled the ring need not keep half a megabyte resident for good. */
+static inline void vq_port_tx_pool(const struct vq_port *p, size_t *off, size_t *len)
+{
+	*off = (size_t)p->tx_pool;
+	*len = (size_t)p->tx.r.num * p->chunk;
+}
+
 /* Ask for a kick when the peer returns chunks (true: some already are,
  * so retry now).  tx_nowait stops asking. */
 bool vq_port_tx_wait(struct vq_port *p);

@@ -147,8 +147,16 @@ int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
 	}
 	/* a guest's interface takes what comes from a link for itself only */
 	bool to_local_only = in != VSW_LOCAL && !sw->bridge;
-	if (frame[0] & 1)   /* broadcast and multicast: the I/G bit */
+	if (frame[0] & 1) {   /* broadcast and multicast: the I/G bit */
+		/* to ff02::16 (MLDv2 reports) and 224.0.0.22 (IGMPv3 reports) */
+		static const uint8_t mld[6] = { 0x33, 0x33, 0, 0, 0, 0x16 };
+		static const uint8_t igmp[6] = { 0x01, 0x00, 0x5e, 0, 0, 0x16 };
+		if (sw->snooping && (!memcmp(frame, mld, 6) || !memcmp(frame, igmp, 6))) {
+			sw->stats.reports++;
+			return VSW_DROP;
+		}
 		return to_local_only ? (int)VSW_LOCAL : VSW_FLOOD;
+	}
 	int out = lookup(sw, mac_key(frame));
 	if (out < 0 || out == (int)in || (to_local_only && out != (int)VSW_LOCAL)) {
 		sw->stats.unknown++;

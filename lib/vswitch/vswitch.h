@@ -40,6 +40,7 @@ struct vsw_stats {
 	uint64_t spoofed;       /* source MAC not behind the ingress port */
 	uint64_t unknown;       /* unicast to a MAC not reachable from the ingress port */
 	uint64_t runts;         /* shorter than an Ethernet header */
+	uint64_t reports;       /* multicast membership reports not flooded (snooping) */
 };
 
 struct vsw {
@@ -48,6 +49,7 @@ struct vsw {
 	uint16_t *port;               /* ... and the port each lives behind */
 	unsigned n_links;             /* link ports 0..n_links-1 */
 	bool bridge;                  /* forward between links; no local port */
+	bool snooping;                /* a switch node's: see vsw_forward */
 	struct vsw_stats stats;
 };
 
@@ -86,7 +88,13 @@ int vsw_hexval(char c);
 
 /* Where a frame entering on port `in` goes: one port (a link number or
  * VSW_LOCAL), VSW_FLOOD (out of every link but `in`: a broadcast or
- * multicast from a guest or through a bridge), or VSW_DROP (counted). */
+ * multicast from a guest or through a bridge), or VSW_DROP (counted).
+ * A bridge with snooping set (a switch node) acts as an MLD/IGMP-snooping
+ * switch with no multicast router on any port (RFC 4541, 2.1.1: reports
+ * go to router ports only): MLDv2 and IGMPv3 membership reports, which
+ * only routers listen to, are not flooded (counted as reports).  A
+ * thousand guests coming up send a few each; flooded, every guest would
+ * get every other's: millions of frames for nobody. */
 int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
 
 #endif

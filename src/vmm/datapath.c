@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -34,6 +35,10 @@
  * 6 ms, TCP at full speed, with and without CPU hogs beside it) */
 #define STALL_NS (100 * 1000000ull)
 #define SYNC_NS (20 * 1000000ull)
+/* A link whose ring held more chunks than this gives its pool's pages
+ * back after TRIM_MS of idleness, once the peer has returned them all. */
+#define TRIM_CHUNKS 32u
+#define TRIM_MS 1000
 
 #define ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
@@ -196,6 +201,8 @@ int link_send_now(struct vmm *m, struct link *l, const uint8_t *f, size_t len)
 		return err;
 	}
 	l->dirty = true;
+	if (!l->trim && vq_port_tx_chunks(&l->vq) > TRIM_CHUNKS)
+		l->trim = m->trim = true;
 	if (l->cap)
 		vmm_capture(m, l->cap - 1, CAP_OUT, 0, f, len);
 	ADD(l->st->tx_frames, 1);
@@ -432,6 +439,7 @@ static void sync_stats(struct vmm *m, bool idle)
 		PUT(ifc->st->spoofed, ifc->sw.stats.spoofed);
 		PUT(ifc->st->unknown, ifc->sw.stats.unknown);
 		PUT(ifc->st->runts, ifc->sw.stats.runts);
+		PUT(ifc->st->reports, ifc->sw.stats.reports);
 	}
 	uint64_t now = m->flt ? sys_now_ns() : 0;
 	if (!m->flt || (!idle && now - m->synced < SYNC_NS))
@@ -482,6 +490,34 @@ static int sleep_ms(const struct vmm *m, bool busy, uint64_t now)
 	return (int)((first - now + 999999) / 1000000);
 }
 
+/* After a burst (a thousand guests' multicasts coming up through a switch
+ * fill every ring), hand back the pool pages of each link that had many
+ * chunks in flight, once its peer has returned them all; a link whose
+ * peer has not yet waits for the next burst's trim.  The memory is shared:
+ * the pages go for both ends, and the next frames fault in fresh ones. */
+static void trim_pools(struct vmm *m)
+{
+	m->trim = false;
+	for (unsigned i = 0; i < m->n_links; i++) {
+		struct link *l = &m->links[i];
+		if (!l->trim || !vq_port_up(&l->vq))
+			continue;
+		int r = vq_port_reclaim(&l->vq);
+		if (r < 0) {
+			link_error(m, l, r);
+			continue;
+		}
+		if (vq_port_tx_pending(&l->vq))
+			continue;
+		size_t off, len;
+		vq_port_tx_pool(&l->vq, &off, &len);
+		if (off <= l->len && len <= l->len - off &&
+		    madvise((uint8_t *)l->mem + off, len, MADV_REMOVE) == 0)
+			ADD(m->stats->trims, 1);
+		l->trim = false;
+	}
+}
+
 void vmm_run(struct vmm *m)
 {
 	struct epoll_event ev[64];
@@ -501,9 +537,13 @@ void vmm_run(struct vmm *m)
 		/* a port that has room again: retry what waits for it at once */
 		busy |= m->room;
 		m->room = false;
-		int n = epoll_wait(m->epfd, ev, 64, sleep_ms(m, busy, held ? sys_now_ns() : 0));
+		int ms = sleep_ms(m, busy, held ? sys_now_ns() : 0);
+		bool trim_wait = m->trim && !busy && (ms < 0 || ms > TRIM_MS);
+		int n = epoll_wait(m->epfd, ev, 64, trim_wait ? TRIM_MS : ms);
 		if (n < 0 && errno != EINTR)
 			vmm_fail("epoll_wait: %s", strerror(errno));
+		if (n == 0 && trim_wait)
+			trim_pools(m);
 		ADD(m->stats->wakeups, 1);
 		for (int i = 0; i < n; i++) {
 			uint64_t u = ev[i].data.u64;

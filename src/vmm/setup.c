@@ -212,6 +212,7 @@ static void setup_switch(struct vmm *m, unsigned ni, struct iface *ifc, unsigned
 		vmm_fail("out of memory");
 	/* a filter or switch node bridges its links */
 	vsw_init(&ifc->sw, !guest, li->n_links, ifc->sw_key, ifc->sw_port, (unsigned)cap);
+	ifc->sw.snooping = m->node->kind == LAB_SWITCH;
 	if (guest && vsw_add(&ifc->sw, li->mac, VSW_LOCAL))
 		vmm_fail("%s: bad MAC", li->name);
 }

@@ -151,6 +151,8 @@ struct link {
 	unsigned waiting;    /* held frames (of any source) waiting for it */
 	struct pending pend; /* filter nodes: a frame waiting for full links */
 	bool down;           /* cut by the supervisor: frames for it are dropped */
+	bool trim;           /* many chunks were in flight: give the pool's pages
+				back once all are returned (datapath.c) */
 	struct imp_dir imp;  /* the impairments of the frames we send on it */
 	struct imp_queue q;  /* ... and the frames they hold back (cookies: buffers) */
 	uint16_t cap;        /* captured: its pcapng interface + 1; 0: not */
@@ -183,6 +185,7 @@ struct vmm {
 	unsigned n_rules;
 	uint64_t synced;     /* when the filter's counters were last published */
 	bool room;           /* a port has room again: retry held frames now */
+	bool trim;           /* some link wants its pool trimmed when idle */
 	int epfd, sigfd;
 	int ctl_fd;          /* the supervisor's messages (struct vmm_ctl), -1: none */
 	int timer_fd;        /* wakes us for impaired links' delayed frames */

@@ -73,6 +73,7 @@ static json_t *vmm_json(unsigned i)
 	json_object_set_new(o, "signal", n->exited && WIFSIGNALED(n->status)
 			    ? json_integer(WTERMSIG(n->status)) : json_null());
 	json_object_set_new(o, "wakeups", n->stats ? count(LD(n->stats->wakeups)) : json_null());
+	json_object_set_new(o, "trims", n->stats ? count(LD(n->stats->trims)) : json_null());
 	/* healing: restarts, how the last one died, its gap, the next start */
 	json_object_set_new(o, "restarts", json_integer(n->restarts));
 	json_object_set_new(o, "last_exit", n->last_exit[0] ? json_string(n->last_exit) : json_null());
@@ -158,6 +159,7 @@ static json_t *iface_counters(const struct lab_node *node, const struct sup_node
 	json_object_set_new(o, "unknown", count(LD(s->unknown)));
 	json_object_set_new(o, "runts", count(LD(s->runts)));
 	json_object_set_new(o, "bad_header", count(LD(s->bad_header)));
+	json_object_set_new(o, "reports", count(LD(s->reports)));
 	return o;
 }
 

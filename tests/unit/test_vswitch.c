@@ -179,6 +179,20 @@ static void test_switch_many_ports(void **state)
 	assert_int_equal(vsw_forward(&sw, 70, frame(b, b), 60), VSW_DROP);
 	assert_int_equal(sw.stats.spoofed, 1);
 	assert_int_equal(sw.stats.unknown, 1);
+
+	/* membership reports: flooded by a filter's bridge, not by a switch */
+	static const uint8_t MLD2[6] = { 0x33, 0x33, 0, 0, 0, 0x16 };
+	static const uint8_t IGMP3[6] = { 0x01, 0x00, 0x5e, 0, 0, 0x16 };
+	static const uint8_t ALLR[6] = { 0x33, 0x33, 0, 0, 0, 0x02 };
+	assert_int_equal(vsw_forward(&sw, 70, frame(MLD2, b), 60), VSW_FLOOD);
+	sw.snooping = true;
+	assert_int_equal(vsw_forward(&sw, 70, frame(MLD2, b), 60), VSW_DROP);
+	assert_int_equal(vsw_forward(&sw, 70, frame(IGMP3, b), 60), VSW_DROP);
+	assert_int_equal(sw.stats.reports, 2);
+	/* router solicitations (a guest may be a router) and the rest flood */
+	assert_int_equal(vsw_forward(&sw, 70, frame(ALLR, b), 60), VSW_FLOOD);
+	assert_int_equal(vsw_forward(&sw, 70, frame(BCAST, b), 60), VSW_FLOOD);
+	assert_int_equal(sw.stats.unknown + sw.stats.spoofed, 2);
 }
 
 /* A link frame: virtio-net header, then an Ethernet frame of type
