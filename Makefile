@@ -52,6 +52,7 @@ bench: build
 	bench/filter.sh $(RELEASE)
 	bench/faults.sh $(RELEASE)
 	bench/capture.sh $(RELEASE)
+	bench/scale.sh $(RELEASE)
 
 profile: build
 	bench/profile.sh $(RELEASE)
