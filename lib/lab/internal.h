@@ -150,6 +150,10 @@ struct parser {
 
 /* ---- lab.c: errors, memory, names ---- */
 
+/* The impairments of every link without a [link] section: all zero,
+ * never written (links.c gives a link its own pair first). */
+extern struct imp_params lp_no_impair[2];
+
 /* Record the first error (later ones are ignored): msg from fmt, at line. */
 __attribute__((format(printf, 3, 4)))
 int lp_fail_at(struct parser *ps, unsigned line, const char *fmt, ...);

@@ -84,6 +84,18 @@ static int lab_key(struct parser *ps, const char *key, const char *value)
 			return ps->rc;
 		return parse_kind(ps, value, &ps->lab->default_kind);
 	}
+	if (!strcmp(key, "poll")) {
+		uint64_t ns;
+		if (once(ps, 3, key))
+			return ps->rc;
+		if (!strcmp(value, "0"))
+			ns = 0;
+		else if (lab_parse_time(value, &ns) || ns > LAB_POLL_MAX_NS)
+			return fail(ps, "bad poll \"%s\" (a time, 0 to 1ms: e.g. 50us, or 0 to sleep at once)",
+				    value);
+		ps->lab->poll_ns = ns;
+		return 0;
+	}
 	if (strcmp(key, "name"))
 		return unknown_key(ps, key);
 	if (once(ps, 0, key) || lp_check_name(ps, value, strlen(value)))

@@ -31,6 +31,8 @@ int lp_fail_at(struct parser *ps, unsigned line, const char *fmt, ...)
 	return ps->rc = -EINVAL;
 }
 
+struct imp_params lp_no_impair[2];
+
 int lp_nomem(struct parser *ps)
 {
 	if (!ps->rc) {
@@ -268,7 +270,9 @@ int lab_parse(const char *text, size_t len, const char *filename,
 	struct parser ps = { .err = err, .p = text, .end = text + len };
 	if (len > LAB_FILE_MAX)
 		return lp_fail_at(&ps, 0, "larger than 1 MiB");
-	if (!(ps.lab = calloc(1, sizeof(*ps.lab))))
+	if ((ps.lab = calloc(1, sizeof(*ps.lab))))
+		ps.lab->poll_ns = LAB_POLL_DEFAULT_NS;
+	if (!ps.lab)
 		return lp_nomem(&ps);
 	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
 		ps.p += 3;      /* UTF-8 BOM */
@@ -310,6 +314,9 @@ void lab_free(struct lab *lab)
 	free(lab->nodes);
 	lp_names_free(&lab->node_names);
 	free(lab->topologies);
+	for (unsigned i = 0; i < lab->n_links; i++)
+		if (lab->links[i].impair != lp_no_impair)
+			free(lab->links[i].impair);
 	free(lab->links);
 	free(lab->scenarios);
 	free(lab);

@@ -57,6 +57,8 @@
 #define LAB_MAX_ARGS 64         /* per program, the program name included */
 #define LAB_MAX_RULES 1024      /* per filter */
 #define LAB_TIMEOUT_DEFAULT 60  /* seconds, per scenario */
+#define LAB_POLL_DEFAULT_NS 50000u   /* [lab] poll = 50us (docs/performance.md) */
+#define LAB_POLL_MAX_NS 1000000u     /* ... at most 1ms */
 #define LAB_TIMEOUT_MAX 3600
 #define LAB_IFNAME_MAX 16       /* IFNAMSIZ */
 #define LAB_MSG_MAX 256
@@ -143,9 +145,11 @@ struct lab_end {
 struct lab_link {
 	struct lab_end end[2];
 	unsigned topology;
-	/* impair[s]: what frames sent by end[s] meet ([link] sections);
-	 * all zero when unimpaired */
-	struct imp_params impair[2];
+	/* impair[s]: what frames sent by end[s] meet ([link] sections): two
+	 * of them, all zero when unimpaired (then one pair all such links
+	 * share: read-only; a lab of a thousand links, parsed by every vmm,
+	 * saves 200 bytes a link) */
+	struct imp_params *impair;
 	unsigned impair_line;       /* of its [link] section, 0 = none */
 };
 
@@ -203,6 +207,8 @@ struct lab {
 	enum lab_guest_kind default_kind;   /* [lab] kind, default netns */
 	bool has_seed;                  /* [lab] seed: impairments repeat exactly */
 	uint64_t seed;
+	uint64_t poll_ns;               /* [lab] poll: how long a vmm looks for frames
+					   before it sleeps (LAB_POLL_DEFAULT_NS) */
 	struct lab_node *nodes;         /* guests, filters and switches */
 	unsigned n_nodes;
 	struct lab_names node_names;    /* for lab_node_find: filled by lab_parse;

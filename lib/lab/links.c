@@ -124,6 +124,10 @@ static int resolve(struct parser *ps, const struct link_sec *s)
 	if (lab->links[l].impair_line)
 		return lp_fail_at(ps, s->line, "a second [link] for %s-%s (first at line %u)", s->a, s->b,
 				  lab->links[l].impair_line);
+	struct imp_params *own = calloc(2, sizeof(*own));
+	if (!own)
+		return lp_nomem(ps);
+	lab->links[l].impair = own;
 	lab->links[l].impair_line = s->line;
 	return l;
 }

@@ -313,6 +313,7 @@ static int build_topology(struct parser *ps, unsigned t, unsigned b, unsigned e,
 					{ p, lab->nodes[p].n_ifaces - 1, pe->line },
 				},
 				.topology = t,
+				.impair = lp_no_impair,
 			};
 		}
 	}

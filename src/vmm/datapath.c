@@ -20,6 +20,7 @@
  * multicast frames are never held.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -518,6 +519,23 @@ static void trim_pools(struct vmm *m)
 	}
 }
 
+/* Before sleeping, look for events a while, giving the CPU to anyone
+ * else who wants it between looks (sched_yield: a peer on this CPU runs,
+ * an idle CPU keeps looking).  A frame that comes meanwhile is taken
+ * without the 25-45 us a sleeping vmm takes to be woken from another CPU,
+ * which is most of a round trip here (docs/performance.md). */
+static int poll_events(struct vmm *m, struct epoll_event *ev, int max)
+{
+	uint64_t until = sys_now_ns() + m->poll_ns;
+	do {
+		int n = epoll_wait(m->epfd, ev, max, 0);
+		if (n != 0)
+			return n;
+		sched_yield();
+	} while (sys_now_ns() < until);
+	return 0;
+}
+
 void vmm_run(struct vmm *m)
 {
 	struct epoll_event ev[64];
@@ -539,7 +557,9 @@ void vmm_run(struct vmm *m)
 		m->room = false;
 		int ms = sleep_ms(m, busy, held ? sys_now_ns() : 0);
 		bool trim_wait = m->trim && !busy && (ms < 0 || ms > TRIM_MS);
-		int n = epoll_wait(m->epfd, ev, 64, trim_wait ? TRIM_MS : ms);
+		int n = ms == 0 || !m->poll_ns ? 0 : poll_events(m, ev, 64);
+		if (n == 0)
+			n = epoll_wait(m->epfd, ev, 64, trim_wait ? TRIM_MS : ms);
 		if (n < 0 && errno != EINTR)
 			vmm_fail("epoll_wait: %s", strerror(errno));
 		if (n == 0 && trim_wait)

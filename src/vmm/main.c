@@ -209,6 +209,7 @@ int main(int argc, char **argv)
 
 	static struct vmm m;
 	m.ctl_fd = ctl_fd;
+
 	m.seed = seed;
 	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
 	free(la);

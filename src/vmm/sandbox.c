@@ -147,7 +147,7 @@ static int build_filter(scmp_filter_ctx ctx, const struct vmm *m, int ready_fd,
 	static const int plain[] = {
 		SCMP_SYS(close),          /* a TAP that is gone; the ready pipe */
 		SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
-		SCMP_SYS(clock_gettime),
+		SCMP_SYS(clock_gettime), SCMP_SYS(sched_yield),
 		SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
 		SCMP_SYS(exit_group), SCMP_SYS(exit),
 	};

@@ -265,6 +265,7 @@ void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_
 	if (ni < 0)
 		vmm_fail("no node \"%s\" in the lab", node_name);
 	m->node = &m->lab->nodes[ni];
+	m->poll_ns = m->lab->poll_ns;
 	bool guest = m->node->kind == LAB_GUEST;
 	bool vm = guest && m->node->guest_kind == LAB_KIND_QEMU;
 	if ((guest && !vm) != (netns != NULL))

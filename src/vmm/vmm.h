@@ -186,6 +186,7 @@ struct vmm {
 	uint64_t synced;     /* when the filter's counters were last published */
 	bool room;           /* a port has room again: retry held frames now */
 	bool trim;           /* some link wants its pool trimmed when idle */
+	uint64_t poll_ns;    /* look for events this long before sleeping (0: never) */
 	int epfd, sigfd;
 	int ctl_fd;          /* the supervisor's messages (struct vmm_ctl), -1: none */
 	int timer_fd;        /* wakes us for impaired links' delayed frames */

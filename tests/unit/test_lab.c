@@ -517,6 +517,21 @@ static void test_link_impairments(void **state)
 	expect_error(TWO "[link a b]\n[link b a]\n", "9: a second [link] for b-a (first at line 8)");
 	expect_error(TWO "[link a b]\ndelay = 1ms\ndelay = 2ms\n",
 		     "10: duplicate key \"delay\" in [link a b] (first at line 9)");
+	/* [lab] poll: a vmm's look before sleeping, 50us unless said */
+	lab = parse(TWO);
+	assert_int_equal(lab->poll_ns, LAB_POLL_DEFAULT_NS);
+	lab_free(lab);
+	lab = parse("[lab]\npoll = 0\n" TWO);
+	assert_int_equal(lab->poll_ns, 0);
+	lab_free(lab);
+	lab = parse("[lab]\npoll = 200us\n" TWO);
+	assert_int_equal(lab->poll_ns, 200000);
+	lab_free(lab);
+	expect_error("[lab]\npoll = 2ms\n" TWO,
+		     "2: bad poll \"2ms\" (a time, 0 to 1ms: e.g. 50us, or 0 to sleep at once)");
+	expect_error("[lab]\npoll = fast\n" TWO,
+		     "2: bad poll \"fast\" (a time, 0 to 1ms: e.g. 50us, or 0 to sleep at once)");
+	expect_error("[lab]\npoll = 0\npoll = 0\n" TWO, "3: duplicate key \"poll\" in [lab] (first at line 2)");
 	expect_error("[lab]\nseed = -1\n" TWO, "2: bad seed \"-1\" (a number, 0 to 18446744073709551615)");
 	expect_error("[lab]\nseed = 18446744073709551616\n" TWO,
 		     "2: bad seed \"18446744073709551616\" (a number, 0 to 18446744073709551615)");
