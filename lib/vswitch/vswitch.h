@@ -75,7 +75,11 @@ int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port);
  * an offset past the Ethernet and IP headers and inside the frame; TCPv4/v6
  * segmentation (ECN allowed) only of IPv4/IPv6 frames (after up to two
  * VLAN tags), with a TCP checksum to fill in and a segment size.  The
- * kernel checks too; a peer's header is untrusted all the same. */
+ * kernel checks too; a peer's header is untrusted all the same.  It reads
+ * no more than the first VSW_HEAD bytes of frame, whatever len is, and
+ * vsw_forward no more than its first 12: so a caller may check a private
+ * copy of that much and let the rest go unread. */
+#define VSW_HEAD (VSW_VNET_HDR + 14 + 8)
 bool vsw_vnet_ok(const uint8_t *frame, size_t len);
 
 /* "hh:hh:hh:hh:hh:hh" (either case) of exactly len characters into mac;

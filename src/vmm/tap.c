@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
 
@@ -165,6 +166,14 @@ static int tap_send(struct port *p, const uint8_t *f, size_t len)
 	return w < 0 && errno != EAGAIN ? -errno : -EIO;
 }
 
+static int tap_sendv(struct port *p, const struct iovec *iov, int n, size_t len)
+{
+	ssize_t w = writev(p->fd, iov, n);
+	if (w == (ssize_t)len)
+		return 0;
+	return w < 0 && errno != EAGAIN ? -errno : -EIO;
+}
+
 static void tap_pause(struct port *p, bool pause)
 {
 	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.u64 = EV(EV_PORT, p->index, 0) };
@@ -195,6 +204,7 @@ static const struct port_ops tap_ops = {
 	.kind = "tap",
 	.recv = tap_recv,
 	.send = tap_send,
+	.sendv = tap_sendv,
 	.pause = tap_pause,
 	.event = tap_event,
 	.close = tap_close,

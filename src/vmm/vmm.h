@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "lab.h"
 #include "link.h"
@@ -71,6 +72,10 @@ struct port_ops {
 	 * (it reports PORT_EV_ROOM once it has room; a TAP never is, the
 	 * kernel queues or drops behind it); another -errno: dropped. */
 	int (*send)(struct port *p, const uint8_t *f, size_t len);
+	/* The same from pieces (NULL: the port has no such call): a frame
+	 * whose header is a private copy and whose payload is still where
+	 * the peer put it, handed to the kernel without a copy of ours. */
+	int (*sendv)(struct port *p, const struct iovec *iov, int n, size_t len);
 	/* Stop (true) or resume (false) reporting PORT_EV_FRAMES: the
 	 * guest's frames then wait on its side (back-pressure). */
 	void (*pause)(struct port *p, bool pause);
