@@ -7,7 +7,8 @@
 #   vqnet   `vqnet up` of a generated lab ([vm g1..gN], [switch sw], one
 #           topology of subnet 10.0.0.0/16) until it returns, `vqnet down`
 #           until it returns; and while it is up (after up returned, and
-#           in the first round after the ping check), the PSS (smaps_rollup)
+#           in the first round after the ping check, once its links are
+#           quiet: idle guests), the PSS (smaps_rollup)
 #           and open fds of everything the lab runs: its supervisor and
 #           every process below it (the vmms, the guests' inits)
 #   floor   N namespaces, each with eth0 (address, up) of a veth pair whose
@@ -197,6 +198,21 @@ lab_failed() {
 	exit 1
 }
 
+# quiet LAB: wait, at most 60 s, until its links have carried nothing for
+# 2 s (the guests' start-up traffic, router solicitations 4 s apart, is
+# over), by when each vmm has also handed back the pages a burst made it
+# touch (a second after it went idle): the PSS of idle guests.  V_QUIET: s
+quiet() {
+	local last=-1 now t0=$EPOCHREALTIME
+	for _ in $(seq 30); do
+		now=$("$VQNET" status --json "$1" | jq '[.links[] | .a.tx_frames + .b.tx_frames] | add')
+		[ "$now" = "$last" ] && break
+		last=$now
+		sleep 2
+	done
+	V_QUIET=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+}
+
 # vqnet_round N CHECK: one round; V_UP V_DOWN and lab_cost's V_*
 vqnet_round() {
 	local n=$1 f t0 t1 t2 t3 sup st left
@@ -215,6 +231,7 @@ vqnet_round() {
 		V_REACH=$(reach "$t1" "$LAB.g1" "$LAB.g$n" "$(addr_of 1)" "$(addr_of "$n")") ||
 			lab_failed "$LAB does not work: g1 and g$n do not ping each other within 30 s of up"
 	fi
+	quiet "$LAB"
 	lab_cost "$sup"
 	t2=$EPOCHREALTIME
 	"$VQNET" down "$LAB" > "$TMP/down.out" 2>&1 || lab_failed "vqnet down $LAB failed: $(cat "$TMP/down.out")"
@@ -247,7 +264,7 @@ for n in $SIZES; do
 			vqnet_round "$n" "$chk"
 			for k in UP DOWN PSS PSS_SUP PSS_VMM PSS_INIT FDS FDS_SUP PROCS VMMS INITS; do v=V_$k; all[v$k]+=" ${!v}"; done
 		fi
-		echo "  $n guests, round $r/$rounds: floor up $F_UP ms, down $F_DOWN ms; vqnet up ${V_UP:-} ms, down ${V_DOWN:-} ms, PSS $(kib_mib "${V_PSS:-0}") MiB" >&2
+		echo "  $n guests, round $r/$rounds: floor up $F_UP ms, down $F_DOWN ms; vqnet up ${V_UP:-} ms, down ${V_DOWN:-} ms, PSS $(kib_mib "${V_PSS:-0}") MiB (quiet after ${V_QUIET:-?} s)" >&2
 	done
 	for k in "${!all[@]}"; do M[$n,$k]=$(echo "${all[$k]}" | median); done
 	M[$n,rounds]=$rounds M[$n,vREACH]=${V_REACH:-} M[$n,fREACH]=${F_REACH:-}
@@ -274,7 +291,7 @@ for n in $SIZES; do
 	printf '%-34s %12s %12s\n' "g1 <-> g$n answer, ms after up" "${M[$n,vREACH]}" "${M[$n,fREACH]}"
 	printf '%-34s %12s %12s\n' "up per guest (ms)" "$(div "${M[$n,vUP]}" "$n")" "$(div "${M[$n,fUP]}" "$n")"
 	printf '%-34s %12s %12s\n' "down per guest (ms)" "$(div "${M[$n,vDOWN]}" "$n")" "$(div "${M[$n,fDOWN]}" "$n")"
-	printf '%-34s %12s %12s\n' "PSS total, while up (MiB)" "$(kib_mib "${M[$n,vPSS]}")" "n/a (kernel)"
+	printf '%-34s %12s %12s\n' "PSS total, idle (MiB)" "$(kib_mib "${M[$n,vPSS]}")" "n/a (kernel)"
 	printf '%-34s %12s\n' "  supervisor / vmms / inits (MiB)" \
 		"$(kib_mib "${M[$n,vPSS_SUP]}")/$(kib_mib "${M[$n,vPSS_VMM]}")/$(kib_mib "${M[$n,vPSS_INIT]}")"
 	printf '%-34s %12s %12s\n' "PSS per guest (KiB)" "$(div "${M[$n,vPSS]}" "$n" %.0f)" "0"
