@@ -109,13 +109,19 @@ got=$(jq "[.intervals[].sum.bits_per_second] | $MEDIAN" "$TMP/paced.server")
 tx=$(echo "$INSIDE" | jq -s "[.[] | $V0.tx.bits] | $MEDIAN")
 rx=$(echo "$INSIDE" | jq -s "[.[] | $V1.rx.bits] | $MEDIAN")
 frame=$(echo "$INSIDE" | jq -s "[.[] | $V0.tx | .bits / 8 / .frames] | $MEDIAN | floor")
-# the worst of stats' intervals against iperf3's median: vm0 tx against the
-# sender's, vm1 rx against the receiver's
-worst=$(echo "$INSIDE" | jq -s --argjson s "$sent" --argjson r "$got" \
-	"[.[] | ($V0.tx.bits / \$s - 1), ($V1.rx.bits / \$r - 1) | . * 100] | max_by(fabs)")
-within "$worst" -10 10 && within "$(pct "$tx" "$sent")" -10 10 && within "$(pct "$rx" "$got")" -10 10 ||
-	fail "TCP: stats $(echo "$INSIDE" | jq -c "[$V0.tx.bits, $V1.rx.bits]" | tr '\n' ' ') against iperf3's $sent (sender), $got (receiver)"
-ok "TCP vm0 -> vm1 at 1 Gbit/s, $n intervals: stats vm0 tx $(gbit "$tx") Gbit/s (median), iperf3 sender $(gbit "$sent") ($(pct "$tx" "$sent") %); vm1 rx $(gbit "$rx"), iperf3 receiver $(gbit "$got") ($(pct "$rx" "$got") %); the worst interval $(printf %+.1f "$worst") %; link frames of $frame bytes"
+# Each of stats' seconds within what iperf3's own seconds saw, 10 % either
+# side (vm0 tx against the sender's, vm1 rx against the receiver's): pacing
+# holds the rate, but a second in which the 2 CPUs were taken (ctest runs
+# two tests at once) is followed by one that catches up, in both tools'
+# seconds, unaligned; and the medians within 10 %.
+band() { jq "[.intervals[].sum.bits_per_second] | [min * 0.9, max * 1.1]" "$1"; }
+worst=$(echo "$INSIDE" | jq -s --argjson s "$(band "$TMP/paced.client")" --argjson r "$(band "$TMP/paced.server")" \
+	"[.[] | ($V0.tx.bits | if . < \$s[0] then . / \$s[0] - 1 elif . > \$s[1] then . / \$s[1] - 1 else 0 end),
+	        ($V1.rx.bits | if . < \$r[0] then . / \$r[0] - 1 elif . > \$r[1] then . / \$r[1] - 1 else 0 end)
+	  | . * 100] | max_by(fabs)")
+within "$worst" 0 0 && within "$(pct "$tx" "$sent")" -10 10 && within "$(pct "$rx" "$got")" -10 10 ||
+	fail "TCP: stats $(echo "$INSIDE" | jq -c "[$V0.tx.bits, $V1.rx.bits]" | tr '\n' ' ') against iperf3's seconds $(jq -c '[.intervals[].sum.bits_per_second | floor]' "$TMP/paced.client") (sender), $(jq -c '[.intervals[].sum.bits_per_second | floor]' "$TMP/paced.server") (receiver)"
+ok "TCP vm0 -> vm1 at 1 Gbit/s, $n intervals: stats vm0 tx $(gbit "$tx") Gbit/s (median), iperf3 sender $(gbit "$sent") ($(pct "$tx" "$sent") %); vm1 rx $(gbit "$rx"), iperf3 receiver $(gbit "$got") ($(pct "$rx" "$got") %); every second within iperf3's seconds' range and 10 %; link frames of $frame bytes"
 
 # As fast as it goes: the intervals are back to back (each starts at the
 # last one's snapshot), so rate x length summed over all of them is what
