@@ -167,27 +167,41 @@ static const char *node_state(json_t *prev, json_t *cur, const char *name)
 	return NULL;
 }
 
+/* The rates of one interface or link end (node name's iface) from the
+ * counters was to now: {node, iface, state, k0, k1, drops}, k0 and k1
+ * from spec's deltas 0-1 and 2-3.  No rates, and the state says why,
+ * when its vmm is not the one that counted both, when it has published
+ * no counters (counted false), or when it is new to this lab (known
+ * false). */
+static json_t *rates_of(json_t *prev, json_t *cur, const char *name, const char *iface,
+			bool counted, bool known, json_t *was, json_t *now,
+			const struct spec *spec, unsigned n, const char *k0, const char *k1, double dt)
+{
+	struct delta d[SPEC_MAX] = { 0 };
+	const char *state = node_state(prev, cur, name);
+	if (!state && !counted)
+		state = "no counters";
+	if (!state && !known)
+		state = "restarted";
+	if (!state)
+		state = deltas(was, now, spec, n, dt, d);
+	bool ok = !state;
+	json_t *o = json_pack("{s:s,s:s,s:s}", "node", name, "iface", iface, "state", ok ? "ok" : state);
+	json_object_set_new(o, k0, pair(d, 0, dt, ok));
+	json_object_set_new(o, k1, pair(d, 2, dt, ok));
+	json_object_set_new(o, "drops", drops(spec, d, 4, n, dt, ok));
+	return o;
+}
+
 static json_t *iface_rates(json_t *prev, json_t *cur, json_t *node, json_t *ifc, double dt)
 {
 	const char *name = js(node, "name", "?");
 	json_t *pn = find_named(json_object_get(prev, "nodes"), "name", name);
 	json_t *pi = find_named(json_object_get(pn, "ifaces"), "name", js(ifc, "name", "?"));
-	json_t *pc = json_object_get(pi, "counters"), *cc = json_object_get(ifc, "counters");
-	struct delta d[SPEC_MAX] = { 0 };
-	const char *state = node_state(prev, cur, name);
-	if (!state && !json_is_object(cc))
-		state = "no counters";
-	if (!state && !pi)
-		state = "restarted";   /* an interface new to this lab */
-	if (!state)
-		state = deltas(pc, cc, iface_spec, IFACE_N, dt, d);
-	bool ok = !state;
-	json_t *o = json_pack("{s:s,s:s,s:s}", "node", name, "iface", js(ifc, "name", "?"),
-			      "state", ok ? "ok" : state);
-	json_object_set_new(o, "from_guest", pair(d, 0, dt, ok));
-	json_object_set_new(o, "to_guest", pair(d, 2, dt, ok));
-	json_object_set_new(o, "drops", drops(iface_spec, d, 4, IFACE_N, dt, ok));
-	return o;
+	json_t *cc = json_object_get(ifc, "counters");
+	return rates_of(prev, cur, name, js(ifc, "name", "?"), json_is_object(cc), pi != NULL,
+			json_object_get(pi, "counters"), cc, iface_spec, IFACE_N, "from_guest",
+			"to_guest", dt);
 }
 
 /* The link of prev that is cur's link l: same index, same ends */
@@ -206,23 +220,11 @@ static json_t *same_link(json_t *prev, json_t *l)
 
 static json_t *end_rates(json_t *prev, json_t *cur, json_t *pl, json_t *end, const char *side, double dt)
 {
-	const char *name = js(end, "node", "?");
 	json_t *pe = json_object_get(pl, side);
-	struct delta d[SPEC_MAX] = { 0 };
-	const char *state = node_state(prev, cur, name);
-	if (!state && !json_is_string(json_object_get(end, "state")))
-		state = "no counters";   /* its vmm has published none */
-	if (!state && !pe)
-		state = "restarted";
-	if (!state)
-		state = deltas(pe, end, end_spec, END_N, dt, d);
-	bool ok = !state;
-	json_t *o = json_pack("{s:s,s:s,s:s}", "node", name, "iface", js(end, "iface", "?"),
-			      "state", ok ? "ok" : state);
-	json_object_set_new(o, "tx", pair(d, 0, dt, ok));
-	json_object_set_new(o, "rx", pair(d, 2, dt, ok));
-	json_object_set_new(o, "drops", drops(end_spec, d, 4, END_N, dt, ok));
-	return o;
+	/* no state word: its vmm has published no counters */
+	return rates_of(prev, cur, js(end, "node", "?"), js(end, "iface", "?"),
+			json_is_string(json_object_get(end, "state")), pe != NULL, pe, end, end_spec,
+			END_N, "tx", "rx", dt);
 }
 
 json_t *rates_between(json_t *prev, json_t *cur, double dt, double at)
