@@ -179,11 +179,14 @@ static void setup_link(struct vmm *m, unsigned ni, unsigned i, unsigned j, unsig
 	ifc->link[j] = l;
 	link_impair_init(m, l);
 
-	size_t nm = 0;
-	lab_link_macs(m->lab, l->index, l->side, NULL, 0, &nm);
-	uint8_t (*macs)[6] = malloc(nm * sizeof(*macs) + 1);
-	if (!macs || lab_link_macs(m->lab, l->index, l->side, macs, nm, &nm))
-		vmm_fail("link %u: out of memory for the MACs behind it", l->index);
+	/* setup_switch sized the table for every link's MACs: the room left
+	 * holds this one's */
+	size_t room = ifc->sw.cap - ifc->sw.n, nm = 0;
+	uint8_t (*macs)[6] = malloc(room * sizeof(*macs) + 1);
+	if (!macs)
+		vmm_fail("out of memory");
+	if (lab_link_macs(m->lab, l->index, l->side, macs, room, &nm))
+		vmm_fail("link %u: more MACs behind it than its switch has room for", l->index);
 	for (size_t x = 0; x < nm; x++)
 		if ((err = vsw_add(&ifc->sw, macs[x], j)))
 			vmm_fail("link %u: MAC table: %s", l->index, strerror(-err));
