@@ -83,7 +83,11 @@ tcp_run() {
 		fail "iperf3: $(cat "$out.client")"
 	t1=$(date +%s.%N)
 	wait "$SERVER" || fail "iperf3 server: $(cat "$out.server")"
-	wait_for 10 after "$out.stats" "$t1" || fail "stats --watch stopped: $(cat "$out.stats.err")"
+	# the last bytes the client wrote cross the link until the server has
+	# read them: wait for a snapshot taken after that, not after the client
+	local t2
+	t2=$(date +%s.%N)
+	wait_for 10 after "$out.stats" "$t2" || fail "stats --watch stopped: $(cat "$out.stats.err")"
 	watch_stop "$out.stats"
 	# every line is one JSON object
 	[ "$(jq -c . "$out.stats" | wc -l)" = "$(wc -l < "$out.stats")" ] || fail "--json: not one object a line"
