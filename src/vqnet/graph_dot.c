@@ -175,13 +175,13 @@ static bool vmm_line(FILE *f, json_t *vmm)
 {
 	const char *state = js(vmm, "state", "unknown"), *last = js(vmm, "last_exit", NULL);
 	bool running = !strcmp(state, "running");
-	long long restarts = jn(vmm, "restarts", 0);
+	long long restarts = jint(vmm, "restarts", 0);
 	json_t *next = json_object_get(vmm, "next_start_ms");
 	fprintf(f, "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"%s\">vmm ",
 		running ? FAINT : VMM_DOWN);
 	put_text(f, state);
 	if (running && json_is_integer(json_object_get(vmm, "pid")))
-		fprintf(f, ", pid %lld", jn(vmm, "pid", 0));
+		fprintf(f, ", pid %lld", jint(vmm, "pid", 0));
 	if (!running && json_is_number(next))
 		fprintf(f, " in %.1f s", json_number_value(next) / 1000);
 	if (restarts)
@@ -204,8 +204,8 @@ static void kind_line(FILE *f, json_t *n, bool live)
 	if (!strcmp(kind, "guest") && !strcmp(gk, "qemu")) {
 		fputs("QEMU VM", f);
 		if (json_is_integer(json_object_get(vm, "memory_mib")))
-			fprintf(f, ", %lld MiB, %lld CPU%s", jn(vm, "memory_mib", 0), jn(vm, "cpus", 1),
-				jn(vm, "cpus", 1) == 1 ? "" : "s");
+			fprintf(f, ", %lld MiB, %lld CPU%s", jint(vm, "memory_mib", 0), jint(vm, "cpus", 1),
+				jint(vm, "cpus", 1) == 1 ? "" : "s");
 		if (live && json_is_object(vm)) {
 			fputs("<BR ALIGN=\"LEFT\"/>QEMU ", f);
 			put_text(f, js(json_object_get(vm, "qemu"), "state", "?"));
@@ -224,8 +224,8 @@ static void kind_line(FILE *f, json_t *n, bool live)
 			rules, rules == 1 ? "" : "s");
 		if (live)
 			fprintf(f, "<BR ALIGN=\"LEFT\"/>allowed %lld, dropped %lld frames",
-				jn(json_object_get(fl, "allowed"), "frames", 0),
-				jn(json_object_get(fl, "dropped"), "frames", 0));
+				jint(json_object_get(fl, "allowed"), "frames", 0),
+				jint(json_object_get(fl, "dropped"), "frames", 0));
 	} else {
 		put_text(f, kind);
 	}
@@ -365,8 +365,8 @@ static void link_label(FILE *f, json_t *l, bool live)
 			continue;
 		label_row(f, FAINT, 8);
 		put_dir(f, from, to);
-		fprintf(f, ": %lld frames, ", jn(from, "tx_frames", 0));
-		put_bytes(f, jn(from, "tx_bytes", 0));
+		fprintf(f, ": %lld frames, ", jint(from, "tx_frames", 0));
+		put_bytes(f, jint(from, "tx_bytes", 0));
 		fputs("</FONT></TD></TR>\n", f);
 	}
 }
@@ -459,7 +459,7 @@ static void title_dot(FILE *f, json_t *m, bool live)
 	put_text(f, js(m, "lab", "?"));
 	fputs("</B>", f);
 	if (live) {
-		long long up = jn(m, "uptime_s", 0);
+		long long up = jint(m, "uptime_s", 0);
 		fprintf(f, ", up %lld:%02lld:%02lld, seed ", up / 3600, up / 60 % 60, up % 60);
 		put_text(f, js(m, "seed", "?"));
 	}

@@ -11,7 +11,7 @@ const char *js(json_t *o, const char *key, const char *dflt)
 	return json_is_string(v) ? json_string_value(v) : dflt;
 }
 
-long long jn(json_t *o, const char *key, long long dflt)
+long long jint(json_t *o, const char *key, long long dflt)
 {
 	json_t *v = json_object_get(o, key);
 	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;

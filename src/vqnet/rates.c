@@ -158,11 +158,11 @@ static const char *node_state(json_t *prev, json_t *cur, const char *name)
 	if (strcmp(js(cv, "state", ""), "running"))
 		return "not running";
 	/* a supervisor of its own: the lab itself was brought up again */
-	if (!pn || jn(json_object_get(prev, "supervisor"), "pid", -1) !=
-		   jn(json_object_get(cur, "supervisor"), "pid", -2))
+	if (!pn || jint(json_object_get(prev, "supervisor"), "pid", -1) !=
+		   jint(json_object_get(cur, "supervisor"), "pid", -2))
 		return "restarted";
-	if (strcmp(js(pv, "state", ""), "running") || jn(pv, "pid", -1) != jn(cv, "pid", -2) ||
-	    jn(pv, "restarts", -1) != jn(cv, "restarts", -2))
+	if (strcmp(js(pv, "state", ""), "running") || jint(pv, "pid", -1) != jint(cv, "pid", -2) ||
+	    jint(pv, "restarts", -1) != jint(cv, "restarts", -2))
 		return "restarted";
 	return NULL;
 }
@@ -207,13 +207,13 @@ static json_t *iface_rates(json_t *prev, json_t *cur, json_t *node, json_t *ifc,
 /* The link of prev that is cur's link l: same index, same ends */
 static json_t *same_link(json_t *prev, json_t *l)
 {
-	json_t *pl = json_array_get(json_object_get(prev, "links"), (size_t)jn(l, "index", -1));
+	json_t *pl = json_array_get(json_object_get(prev, "links"), (size_t)jint(l, "index", -1));
 	for (int e = 0; e < 2 && pl; e++) {
 		json_t *a = json_object_get(pl, e ? "b" : "a"), *b = json_object_get(l, e ? "b" : "a");
 		if (strcmp(js(a, "node", "?"), js(b, "node", "")) || strcmp(js(a, "iface", "?"), js(b, "iface", "")))
 			pl = NULL;
 	}
-	if (pl && jn(pl, "index", -1) != jn(l, "index", -2))
+	if (pl && jint(pl, "index", -1) != jint(l, "index", -2))
 		pl = NULL;
 	return pl;
 }
@@ -239,7 +239,7 @@ json_t *rates_between(json_t *prev, json_t *cur, double dt, double at)
 			json_array_append_new(ifaces, iface_rates(prev, cur, n, ifc, dt));
 	json_array_foreach(json_object_get(cur, "links"), i, l) {
 		json_t *pl = same_link(prev, l);
-		json_t *o = json_pack("{s:I,s:s}", "index", (json_int_t)jn(l, "index", -1),
+		json_t *o = json_pack("{s:I,s:s}", "index", (json_int_t)jint(l, "index", -1),
 				      "topology", js(l, "topology", "?"));
 		json_object_set_new(o, "a", end_rates(prev, cur, pl, json_object_get(l, "a"), "a", dt));
 		json_object_set_new(o, "b", end_rates(prev, cur, pl, json_object_get(l, "b"), "b", dt));
@@ -355,7 +355,7 @@ void report_rates(FILE *f, json_t *r)
 			json_t *end = json_object_get(l, e ? "b" : "a"), *far = json_object_get(l, e ? "a" : "b");
 			char idx[24] = "", who[128], peer[128], v[5][32], w[512];
 			if (!e)
-				snprintf(idx, sizeof(idx), "%lld", jn(l, "index", -1));
+				snprintf(idx, sizeof(idx), "%lld", jint(l, "index", -1));
 			snprintf(who, sizeof(who), "%s.%s", js(end, "node", "?"), js(end, "iface", "?"));
 			snprintf(peer, sizeof(peer), "%s", js(far, "node", "?"));
 			why(end, end_spec, 4, END_N, w, sizeof(w));

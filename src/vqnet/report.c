@@ -102,8 +102,8 @@ static const char *plural(long long n, const char *one, const char *many)
 static void counts(json_t *st, char *buf, size_t len)
 {
 	json_t *c = json_object_get(st, "counts");
-	long long g = jn(c, "guests", 0), fl = jn(c, "filters", 0), sw = jn(c, "switches", 0);
-	long long l = jn(c, "links", 0);
+	long long g = jint(c, "guests", 0), fl = jint(c, "filters", 0), sw = jint(c, "switches", 0);
+	long long l = jint(c, "links", 0);
 	int n = snprintf(buf, len, "%lld %s, ", g, plural(g, "guest", "guests"));
 	if (fl && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, "%lld %s, ", fl, plural(fl, "filter", "filters"));
@@ -151,19 +151,19 @@ void report_up(FILE *f, const char *status_json)
 static void vmm_text(json_t *vmm, char *buf, size_t len)
 {
 	const char *state = js(vmm, "state", "unknown"), *last = js(vmm, "last_exit", NULL);
-	long long restarts = jn(vmm, "restarts", 0);
+	long long restarts = jint(vmm, "restarts", 0);
 	json_t *next = json_object_get(vmm, "next_start_ms");
 	int n;
 	if (!strcmp(state, "running"))
-		n = snprintf(buf, len, "running, pid %lld", jn(vmm, "pid", 0));
+		n = snprintf(buf, len, "running, pid %lld", jint(vmm, "pid", 0));
 	else if (!strcmp(state, "killed"))
-		n = snprintf(buf, len, "killed by signal %lld", jn(vmm, "signal", 0));
+		n = snprintf(buf, len, "killed by signal %lld", jint(vmm, "signal", 0));
 	else if (!strcmp(state, "exited"))
-		n = snprintf(buf, len, "exited with status %lld", jn(vmm, "exit_status", 0));
+		n = snprintf(buf, len, "exited with status %lld", jint(vmm, "exit_status", 0));
 	else if (!strcmp(state, "restarting") && json_is_number(next))
 		n = snprintf(buf, len, "restarting in %.1f s (%s, %lld in a row)",
 			     json_number_value(next) / 1000, last ? last : "?",
-			     jn(vmm, "crashes_in_a_row", 0));
+			     jint(vmm, "crashes_in_a_row", 0));
 	else
 		n = snprintf(buf, len, "%s", state);
 	if (n > 0 && (size_t)n < len && restarts && !strcmp(state, "running"))
@@ -203,7 +203,7 @@ static void node_table(FILE *f, json_t *nodes)
 		size_t l = strlen(vmm);
 		if (json_is_object(cap) && l < sizeof(vmm))
 			snprintf(vmm + l, sizeof(vmm) - l, ", capturing (%lld frames, %lld lost)",
-				 jn(cap, "frames", 0), jn(cap, "lost", 0));
+				 jint(cap, "frames", 0), jint(cap, "lost", 0));
 		vm_text(json_object_get(n, "vm"), vm, sizeof(vm));
 		const char *kind = !strcmp(js(n, "kind", "?"), "guest") ? js(n, "guest_kind", "?")
 				   : js(n, "kind", "?");
@@ -247,7 +247,7 @@ static void counter_table(FILE *f, json_t *nodes)
 
 static long long sum(json_t *link, const char *key)
 {
-	long long a = jn(json_object_get(link, "a"), key, 0), b = jn(json_object_get(link, "b"), key, 0);
+	long long a = jint(json_object_get(link, "a"), key, 0), b = jint(json_object_get(link, "b"), key, 0);
 	return a + b;
 }
 
@@ -264,19 +264,19 @@ static void link_table(FILE *f, json_t *links)
 		json_t *a = json_object_get(l, "a"), *b = json_object_get(l, "b");
 		char idx[16], ends[160], ab[24], ba[24], kicks[24], df[24], ds[24], db[24], dd[24],
 		     rs[24], state[320];
-		snprintf(idx, sizeof(idx), "%lld", jn(l, "index", -1));
+		snprintf(idx, sizeof(idx), "%lld", jint(l, "index", -1));
 		snprintf(ends, sizeof(ends), "%s.%s-%s.%s", js(a, "node", "?"), js(a, "iface", "?"),
 			 js(b, "node", "?"), js(b, "iface", "?"));
 		/* frames that crossed: what each end took off the link */
-		snprintf(ab, sizeof(ab), "%lld", jn(b, "rx_frames", 0));
-		snprintf(ba, sizeof(ba), "%lld", jn(a, "rx_frames", 0));
+		snprintf(ab, sizeof(ab), "%lld", jint(b, "rx_frames", 0));
+		snprintf(ba, sizeof(ba), "%lld", jint(a, "rx_frames", 0));
 		snprintf(kicks, sizeof(kicks), "%lld", sum(l, "kicks"));
 		snprintf(df, sizeof(df), "%lld", sum(l, "drop_full"));
 		snprintf(ds, sizeof(ds), "%lld", sum(l, "drop_stalled"));
 		snprintf(db, sizeof(db), "%lld", sum(l, "drop_broken"));
 		snprintf(dd, sizeof(dd), "%lld", sum(l, "drop_down"));
 		/* both ends count each reset they took part in */
-		long long ra = jn(a, "resets", 0), rb = jn(b, "resets", 0);
+		long long ra = jint(a, "resets", 0), rb = jint(b, "resets", 0);
 		snprintf(rs, sizeof(rs), "%lld", ra > rb ? ra : rb);
 		const char *why = js(l, "reason", NULL);
 		snprintf(state, sizeof(state), "%s%s%s%s", js(l, "state", "?"), why ? " (" : "",
@@ -307,9 +307,9 @@ static void impair_list(FILE *f, json_t *links)
 			any = true;
 			fprintf(f, "%s -> %s: %s\n    lost %lld, queue full %lld, too big %lld, duplicated %lld, "
 				"reordered %lld, corrupted %lld, delayed %lld\n", js(end, "node", "?"),
-				js(far, "node", "?"), text, jn(c, "loss", 0), jn(c, "queue", 0) + jn(c, "overflow", 0),
-				jn(c, "mtu", 0), jn(c, "duplicated", 0), jn(c, "reordered", 0),
-				jn(c, "corrupted", 0), jn(c, "delayed", 0));
+				js(far, "node", "?"), text, jint(c, "loss", 0), jint(c, "queue", 0) + jint(c, "overflow", 0),
+				jint(c, "mtu", 0), jint(c, "duplicated", 0), jint(c, "reordered", 0),
+				jint(c, "corrupted", 0), jint(c, "delayed", 0));
 		}
 	}
 }
@@ -338,15 +338,15 @@ static void filter_text(FILE *f, json_t *n)
 	table_print(f, &t);
 	table_free(&t);
 	fprintf(f, "allowed %lld, dropped %lld, malformed %lld",
-		jn(json_object_get(fl, "allowed"), "frames", 0),
-		jn(json_object_get(fl, "dropped"), "frames", 0),
-		jn(json_object_get(fl, "malformed"), "frames", 0));
+		jint(json_object_get(fl, "allowed"), "frames", 0),
+		jint(json_object_get(fl, "dropped"), "frames", 0),
+		jint(json_object_get(fl, "malformed"), "frames", 0));
 	json_t *ct = json_object_get(fl, "conntrack");
 	if (json_is_true(json_object_get(fl, "stateful")))
 		fprintf(f, "; conntrack: %lld flows of %lld, %lld replies admitted, %lld created, "
-			"%lld expired, %lld evicted", jn(ct, "entries", 0), jn(ct, "capacity", 0),
-			jn(json_object_get(fl, "conntrack_hit"), "frames", 0), jn(ct, "created", 0),
-			jn(ct, "expired", 0), jn(ct, "evicted", 0));
+			"%lld expired, %lld evicted", jint(ct, "entries", 0), jint(ct, "capacity", 0),
+			jint(json_object_get(fl, "conntrack_hit"), "frames", 0), jint(ct, "created", 0),
+			jint(ct, "expired", 0), jint(ct, "evicted", 0));
 	fputc('\n', f);
 }
 
@@ -357,17 +357,17 @@ void report_status(FILE *f, json_t *st)
 		fprintf(f, "lab %s: %s", lab, state);
 		json_t *sup = json_object_get(st, "supervisor");
 		if (json_is_object(sup))
-			fprintf(f, " (supervisor pid %lld)", jn(sup, "pid", 0));
+			fprintf(f, " (supervisor pid %lld)", jint(sup, "pid", 0));
 		const char *hint = js(st, "hint", NULL);
 		fprintf(f, "%s%s\n  log: %s\n", hint ? ": " : "", hint ? hint : "", js(st, "log", "-"));
 		return;
 	}
-	long long up = jn(st, "uptime_s", 0);
+	long long up = jint(st, "uptime_s", 0);
 	char c[128];
 	counts(st, c, sizeof(c));
 	fprintf(f, "lab %s: up %lld:%02lld:%02lld, %s, supervisor pid %lld\n  file %s\n  log  %s\n"
 		"  seed %s\n\n", lab, up / 3600, up / 60 % 60, up % 60, c,
-		jn(json_object_get(st, "supervisor"), "pid", 0), js(st, "file", "-"), js(st, "log", "-"),
+		jint(json_object_get(st, "supervisor"), "pid", 0), js(st, "file", "-"), js(st, "log", "-"),
 		js(st, "seed", "-"));
 	json_t *nodes = json_object_get(st, "nodes");
 	iface_table(f, nodes);

@@ -26,6 +26,6 @@ void report_event(FILE *f, json_t *event, const char *lab);
 
 /* JSON helpers that never fail on a missing or mistyped member. */
 const char *js(json_t *o, const char *key, const char *dflt);
-long long jn(json_t *o, const char *key, long long dflt);
+long long jint(json_t *o, const char *key, long long dflt);
 
 #endif

@@ -101,12 +101,12 @@ static json_t *brief(json_t *st)
 {
 	json_t *c = json_object_get(st, "counts"), *sup = json_object_get(st, "supervisor");
 	json_t *o = json_pack("{s:s,s:s}", "lab", js(st, "lab", "?"), "state", js(st, "state", "?"));
-	json_object_set_new(o, "guests", json_is_object(c) ? json_integer(jn(c, "guests", 0)) : json_null());
-	json_object_set_new(o, "filters", json_is_object(c) ? json_integer(jn(c, "filters", 0)) : json_null());
-	json_object_set_new(o, "links", json_is_object(c) ? json_integer(jn(c, "links", 0)) : json_null());
+	json_object_set_new(o, "guests", json_is_object(c) ? json_integer(jint(c, "guests", 0)) : json_null());
+	json_object_set_new(o, "filters", json_is_object(c) ? json_integer(jint(c, "filters", 0)) : json_null());
+	json_object_set_new(o, "links", json_is_object(c) ? json_integer(jint(c, "links", 0)) : json_null());
 	json_object_set_new(o, "uptime_s", json_is_integer(json_object_get(st, "uptime_s"))
-			    ? json_integer(jn(st, "uptime_s", 0)) : json_null());
-	json_object_set_new(o, "supervisor_pid", json_is_object(sup) ? json_integer(jn(sup, "pid", 0)) : json_null());
+			    ? json_integer(jint(st, "uptime_s", 0)) : json_null());
+	json_object_set_new(o, "supervisor_pid", json_is_object(sup) ? json_integer(jint(sup, "pid", 0)) : json_null());
 	json_object_set(o, "hint", json_object_get(st, "hint") ? json_object_get(st, "hint") : json_null());
 	return o;
 }
@@ -140,10 +140,10 @@ int cmd_list(int argc, char **argv)
 		json_t *b = brief(st);
 		char g[16] = "-", l[16] = "-", up[32] = "-";
 		if (json_is_integer(json_object_get(b, "guests")))
-			snprintf(g, sizeof(g), "%lld", jn(b, "guests", 0));
+			snprintf(g, sizeof(g), "%lld", jint(b, "guests", 0));
 		if (json_is_integer(json_object_get(b, "links")))
-			snprintf(l, sizeof(l), "%lld", jn(b, "links", 0));
-		long long s = jn(b, "uptime_s", -1);
+			snprintf(l, sizeof(l), "%lld", jint(b, "links", 0));
+		long long s = jint(b, "uptime_s", -1);
 		if (s >= 0)
 			snprintf(up, sizeof(up), "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
 		table_row(&t, (const char *[]){ names[i], js(b, "state", "?"), g, l, up, js(b, "hint", "") });
