@@ -148,18 +148,34 @@ static json_t *find_named(json_t *arr, const char *key, const char *name)
 	return NULL;
 }
 
+/* A snapshot's nodes by name (a jansson object is a hash table), made once
+ * per interval: a lab of thousands looks each one up several times. */
+static json_t *nodes_by_name(json_t *snap)
+{
+	json_t *map = json_object(), *v;
+	size_t i;
+	json_array_foreach(json_object_get(snap, "nodes"), i, v)
+		json_object_set(map, js(v, "name", ""), v);
+	return map;
+}
+
+/* Two snapshots, and their nodes by name. */
+struct snaps {
+	json_t *prev, *cur, *pnodes, *cnodes;
+};
+
 /* Is node (of cur) counted by the same running vmm in both snapshots?
  * NULL if so, else its state for this interval. */
-static const char *node_state(json_t *prev, json_t *cur, const char *name)
+static const char *node_state(const struct snaps *s, const char *name)
 {
-	json_t *cn = find_named(json_object_get(cur, "nodes"), "name", name);
-	json_t *pn = find_named(json_object_get(prev, "nodes"), "name", name);
+	json_t *cn = json_object_get(s->cnodes, name);
+	json_t *pn = json_object_get(s->pnodes, name);
 	json_t *cv = json_object_get(cn, "vmm"), *pv = json_object_get(pn, "vmm");
 	if (strcmp(js(cv, "state", ""), "running"))
 		return "not running";
 	/* a supervisor of its own: the lab itself was brought up again */
-	if (!pn || jint(json_object_get(prev, "supervisor"), "pid", -1) !=
-		   jint(json_object_get(cur, "supervisor"), "pid", -2))
+	if (!pn || jint(json_object_get(s->prev, "supervisor"), "pid", -1) !=
+		   jint(json_object_get(s->cur, "supervisor"), "pid", -2))
 		return "restarted";
 	if (strcmp(js(pv, "state", ""), "running") || jint(pv, "pid", -1) != jint(cv, "pid", -2) ||
 	    jint(pv, "restarts", -1) != jint(cv, "restarts", -2))
@@ -173,12 +189,12 @@ static const char *node_state(json_t *prev, json_t *cur, const char *name)
  * when its vmm is not the one that counted both, when it has published
  * no counters (counted false), or when it is new to this lab (known
  * false). */
-static json_t *rates_of(json_t *prev, json_t *cur, const char *name, const char *iface,
+static json_t *rates_of(const struct snaps *s, const char *name, const char *iface,
 			bool counted, bool known, json_t *was, json_t *now,
 			const struct spec *spec, unsigned n, const char *k0, const char *k1, double dt)
 {
 	struct delta d[SPEC_MAX] = { 0 };
-	const char *state = node_state(prev, cur, name);
+	const char *state = node_state(s, name);
 	if (!state && !counted)
 		state = "no counters";
 	if (!state && !known)
@@ -193,13 +209,13 @@ static json_t *rates_of(json_t *prev, json_t *cur, const char *name, const char 
 	return o;
 }
 
-static json_t *iface_rates(json_t *prev, json_t *cur, json_t *node, json_t *ifc, double dt)
+static json_t *iface_rates(const struct snaps *s, json_t *node, json_t *ifc, double dt)
 {
 	const char *name = js(node, "name", "?");
-	json_t *pn = find_named(json_object_get(prev, "nodes"), "name", name);
+	json_t *pn = json_object_get(s->pnodes, name);
 	json_t *pi = find_named(json_object_get(pn, "ifaces"), "name", js(ifc, "name", "?"));
 	json_t *cc = json_object_get(ifc, "counters");
-	return rates_of(prev, cur, name, js(ifc, "name", "?"), json_is_object(cc), pi != NULL,
+	return rates_of(s, name, js(ifc, "name", "?"), json_is_object(cc), pi != NULL,
 			json_object_get(pi, "counters"), cc, iface_spec, IFACE_N, "from_guest",
 			"to_guest", dt);
 }
@@ -218,11 +234,11 @@ static json_t *same_link(json_t *prev, json_t *l)
 	return pl;
 }
 
-static json_t *end_rates(json_t *prev, json_t *cur, json_t *pl, json_t *end, const char *side, double dt)
+static json_t *end_rates(const struct snaps *s, json_t *pl, json_t *end, const char *side, double dt)
 {
 	json_t *pe = json_object_get(pl, side);
 	/* no state word: its vmm has published no counters */
-	return rates_of(prev, cur, js(end, "node", "?"), js(end, "iface", "?"),
+	return rates_of(s, js(end, "node", "?"), js(end, "iface", "?"),
 			json_is_string(json_object_get(end, "state")), pe != NULL, pe, end, end_spec,
 			END_N, "tx", "rx", dt);
 }
@@ -231,20 +247,23 @@ json_t *rates_between(json_t *prev, json_t *cur, double dt, double at)
 {
 	if (!json_is_object(cur) || strcmp(js(cur, "state", ""), "up") || !(dt > 0))
 		return NULL;
+	struct snaps s = { prev, cur, nodes_by_name(prev), nodes_by_name(cur) };
 	json_t *ifaces = json_array(), *links = json_array();
 	size_t i, j;
 	json_t *n, *ifc, *l;
 	json_array_foreach(json_object_get(cur, "nodes"), i, n)
 		json_array_foreach(json_object_get(n, "ifaces"), j, ifc)
-			json_array_append_new(ifaces, iface_rates(prev, cur, n, ifc, dt));
+			json_array_append_new(ifaces, iface_rates(&s, n, ifc, dt));
 	json_array_foreach(json_object_get(cur, "links"), i, l) {
 		json_t *pl = same_link(prev, l);
 		json_t *o = json_pack("{s:I,s:s}", "index", (json_int_t)jint(l, "index", -1),
 				      "topology", js(l, "topology", "?"));
-		json_object_set_new(o, "a", end_rates(prev, cur, pl, json_object_get(l, "a"), "a", dt));
-		json_object_set_new(o, "b", end_rates(prev, cur, pl, json_object_get(l, "b"), "b", dt));
+		json_object_set_new(o, "a", end_rates(&s, pl, json_object_get(l, "a"), "a", dt));
+		json_object_set_new(o, "b", end_rates(&s, pl, json_object_get(l, "b"), "b", dt));
 		json_array_append_new(links, o);
 	}
+	json_decref(s.pnodes);
+	json_decref(s.cnodes);
 	return json_pack("{s:s,s:f,s:f,s:o,s:o}", "lab", js(cur, "lab", "?"), "time", at,
 			 "interval_s", dt, "ifaces", ifaces, "links", links);
 }
