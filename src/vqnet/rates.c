@@ -155,7 +155,8 @@ static json_t *nodes_by_name(json_t *snap)
 	json_t *map = json_object(), *v;
 	size_t i;
 	json_array_foreach(json_object_get(snap, "nodes"), i, v)
-		json_object_set(map, js(v, "name", ""), v);
+		if (!json_object_get(map, js(v, "name", "")))   /* the first, as a search finds */
+			json_object_set(map, js(v, "name", ""), v);
 	return map;
 }
 
