@@ -154,9 +154,11 @@ static json_t *nodes_by_name(json_t *snap)
 {
 	json_t *map = json_object(), *v;
 	size_t i;
-	json_array_foreach(json_object_get(snap, "nodes"), i, v)
-		if (!json_object_get(map, js(v, "name", "")))   /* the first, as a search finds */
-			json_object_set(map, js(v, "name", ""), v);
+	json_array_foreach(json_object_get(snap, "nodes"), i, v) {
+		const char *name = js(v, "name", "");
+		if (!json_object_get(map, name))   /* the first, as a search finds */
+			json_object_set(map, name, v);
+	}
 	return map;
 }
 
