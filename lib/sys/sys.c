@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -175,8 +176,42 @@ pid_t sys_spawn(int (*fn)(void *), void *arg, void *stack, size_t size, int *pid
 {
 	/* the stack grows down from its end, kept 16-byte aligned */
 	uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
-	int pid = clone(fn, (void *)top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, pidfd);
+	int pid = clone(fn, (void *)top, CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | SIGCHLD,
+			arg, pidfd);
 	return pid < 0 ? -errno : pid;
+}
+
+int sys_spawn_keep(const int *keep, unsigned n)
+{
+	int top = 2;
+	for (unsigned i = 0; i < n; i++)
+		top = keep[i] > top ? keep[i] : top;
+	/* a table of our own with only 0-2 in it: nothing else is copied */
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_UNSHARE) < 0)
+		return -errno;
+	int p = (int)syscall(SYS_pidfd_open, getppid(), 0);
+	if (p < 0)
+		return -errno;
+	/* out of the way of the numbers we are to fill */
+	int parent = fcntl(p, F_DUPFD_CLOEXEC, top + 1);
+	int err = parent < 0 ? -errno : 0;
+	close(p);
+	for (unsigned i = 0; !err && i < n; i++) {
+		int fd = keep[i];
+		if (fd < 3 || fcntl(fd, F_GETFD) >= 0)   /* none, or there already */
+			continue;
+		/* at the lowest free number: fd itself, or one to move it from */
+		int t = (int)syscall(SYS_pidfd_getfd, parent, fd, 0);
+		if (t < 0)
+			err = -errno;
+		else if (t == fd ? fcntl(fd, F_SETFD, 0) < 0 : dup3(t, fd, 0) < 0)
+			err = -errno;
+		if (t >= 0 && t != fd)
+			close(t);
+	}
+	if (parent >= 0)
+		close(parent);
+	return err;
 }
 
 int sys_raise_nofile(unsigned long *soft)

@@ -61,11 +61,21 @@ pid_t sys_fork_ns(uint64_t flags, int *pidfd);
 /* Start a child to exec something, as vfork(2) does: it shares our memory
  * and we wait until it has exec'd (or exited), so none of our page tables
  * are copied, which a supervisor holding thousands of mappings would pay
- * for every child.  fn(arg) runs on stack[0..size) and must only set up
- * descriptors and signals, then exec or _exit; it may not return.
- * *pidfd gets a pidfd of the child (close-on-exec).  The child's pid, or
- * -errno. */
+ * for every child.  It shares our descriptor table too, so that is not
+ * copied either (nor closed again at exec, one descriptor at a time: for
+ * a supervisor holding ten thousand, that was most of what a child cost).
+ * fn(arg) runs on stack[0..size), must first call sys_spawn_keep (before
+ * that, any descriptor it opens or closes is ours), then only set up
+ * signals and exec or _exit; it may not return.  *pidfd gets a pidfd of
+ * the child (close-on-exec).  The child's pid, or -errno. */
 pid_t sys_spawn(int (*fn)(void *), void *arg, void *stack, size_t size, int *pidfd);
+
+/* In sys_spawn's child: a descriptor table of its own holding 0-2 and the
+ * n descriptors in keep (-1s skipped), at the numbers they have in the
+ * parent's and not close-on-exec.  Each is taken from the parent with
+ * pidfd_getfd(2), which needs the right to ptrace it (root has).  0 or
+ * -errno; on failure the child holds those before the failed one. */
+int sys_spawn_keep(const int *keep, unsigned n);
 
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; *soft gets the limit
  * now in force.  0 or -errno. */

@@ -344,8 +344,8 @@ static void link_fds(unsigned idx, unsigned iface, unsigned li, int fds[3])
 }
 
 /* What the child of sup_spawn_vmm does, sharing our memory until it
- * execs (sys_spawn): let through the descriptors the vmm gets, unblock
- * signals, exec it. */
+ * execs (sys_spawn): a descriptor table of its own with only what the vmm
+ * gets, signals unblocked, exec. */
 struct vmm_exec {
 	const char *exe;
 	char **argv;
@@ -357,9 +357,12 @@ struct vmm_exec {
 static int vmm_exec(void *arg)
 {
 	const struct vmm_exec *x = arg;
-	for (unsigned i = 0; i < x->n_keep; i++)
-		if (x->keep[i] >= 0)
-			fcntl(x->keep[i], F_SETFD, 0);
+	int err = sys_spawn_keep(x->keep, x->n_keep);
+	if (err) {
+		/* the ready pipe is the first kept: here unless that failed */
+		dprintf(x->report, "error: cannot take the vmm's descriptors: %s\n", strerror(-err));
+		_exit(127);
+	}
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -449,7 +452,7 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 	 * own, its NICs' sockets, three per link */
 	int *keep = calloc(6 + node->n_ifaces + 3 * nl, sizeof(*keep));
 	unsigned nk = 0;
-	int fixed[6] = { S.lab_fd, pfd[1], n->stats_fd, n->rules_fd, cp[0], n->cap_fd };
+	int fixed[6] = { pfd[1], S.lab_fd, n->stats_fd, n->rules_fd, cp[0], n->cap_fd };
 	for (unsigned i = 0; keep && i < 6; i++)
 		keep[nk++] = fixed[i];
 	for (unsigned i = 0; keep && n->vm && i < node->n_ifaces; i++)
