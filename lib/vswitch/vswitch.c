@@ -135,6 +135,197 @@ int vsw_add(struct vsw *sw, const uint8_t mac[6], unsigned port)
 	return 0;
 }
 
+/* ---- MLD snooping: who is in which IPv6 group ---------------------------- */
+
+static unsigned be16at(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+/* A group we forward by membership: multicast, of link scope or wider,
+ * not all-nodes (ff02::1, which no one reports). */
+static bool group_routed(const uint8_t g[16])
+{
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	return g[0] == 0xff && (g[1] & 0x0f) >= 2 && memcmp(g, all_nodes, 16);
+}
+
+/* Index of the first membership >= (g, port). */
+static unsigned mem_lower(const struct vsw *sw, const uint8_t g[16], unsigned port)
+{
+	unsigned lo = 0, hi = sw->n_mem;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		int c = memcmp(sw->mem[mid].group, g, 16);
+		if (c < 0 || (c == 0 && sw->mem[mid].port < port))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool takes_all(const struct vsw *sw, unsigned port)
+{
+	return sw->joined[port] >= VSW_UNHEARD;
+}
+
+/* Drop port's memberships and give it state st (VSW_UNHEARD or VSW_ALL). */
+static void port_all(struct vsw *sw, unsigned port, uint8_t st)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < sw->n_mem; i++)
+		if (sw->mem[i].port != port)
+			sw->mem[k++] = sw->mem[i];
+	sw->n_mem = k;
+	if (!takes_all(sw, port))
+		sw->n_all++;
+	sw->joined[port] = st;
+}
+
+static void join(struct vsw *sw, unsigned port, const uint8_t g[16])
+{
+	if (sw->joined[port] == VSW_UNHEARD) {   /* its first word: it is heard */
+		sw->joined[port] = 0;
+		sw->n_all--;
+	}
+	if (sw->joined[port] == VSW_ALL || !group_routed(g))
+		return;
+	unsigned i = mem_lower(sw, g, port);
+	if (i < sw->n_mem && sw->mem[i].port == port && !memcmp(sw->mem[i].group, g, 16))
+		return;
+	if (sw->joined[port] >= VSW_GROUPS_PER_PORT || sw->n_mem == sw->cap_mem) {
+		port_all(sw, port, VSW_ALL);
+		return;
+	}
+	memmove(&sw->mem[i + 1], &sw->mem[i], (sw->n_mem - i) * sizeof(sw->mem[0]));
+	memcpy(sw->mem[i].group, g, 16);
+	sw->mem[i].port = (uint16_t)port;
+	sw->n_mem++;
+	sw->joined[port]++;
+}
+
+static void leave(struct vsw *sw, unsigned port, const uint8_t g[16])
+{
+	if (takes_all(sw, port))
+		return;
+	unsigned i = mem_lower(sw, g, port);
+	if (i == sw->n_mem || sw->mem[i].port != port || memcmp(sw->mem[i].group, g, 16))
+		return;
+	memmove(&sw->mem[i], &sw->mem[i + 1], (sw->n_mem - i - 1) * sizeof(sw->mem[0]));
+	sw->n_mem--;
+	sw->joined[port]--;
+}
+
+/* An untagged IPv6 frame's ICMPv6 message (*mlen bytes), past hop-by-hop
+ * and destination options headers; NULL if it has none. */
+static const uint8_t *icmp6_of(const uint8_t *f, size_t len, size_t *mlen)
+{
+	if (len < 54 || be16at(f + 12) != 0x86dd)
+		return NULL;
+	size_t left = be16at(f + 18);   /* the payload length */
+	if (left > len - 54)
+		return NULL;
+	const uint8_t *p = f + 54;
+	unsigned next = f[20];
+	for (int i = 0; i < 4 && (next == 0 || next == 60); i++) {
+		if (left < 8 || ((size_t)p[1] + 1) * 8 > left)
+			return NULL;
+		size_t hl = ((size_t)p[1] + 1) * 8;
+		next = p[0];
+		p += hl;
+		left -= hl;
+	}
+	if (next != 58 || left < 4)
+		return NULL;
+	*mlen = left;
+	return p;
+}
+
+/* MLDv2 (RFC 3810, 5.2): records of a type, a length of auxiliary data in
+ * 32-bit words, a count of sources, a group, the sources, the data.  In
+ * exclude mode, or including some source, the guest is in the group;
+ * including none, it has left it. */
+static void learn_v2(struct vsw *sw, unsigned port, const uint8_t *m, size_t len)
+{
+	if (len < 8)
+		return;
+	unsigned n = be16at(m + 6);
+	size_t off = 8;
+	for (unsigned r = 0; r < n && len - off >= 20; r++) {
+		const uint8_t *rec = m + off;
+		unsigned type = rec[0], nsrc = be16at(rec + 2);
+		size_t rl = 20 + 16 * (size_t)nsrc + 4 * (size_t)rec[1];
+		if (rl > len - off)
+			return;
+		if (type == 2 || type == 4 || ((type == 1 || type == 3 || type == 5) && nsrc))
+			join(sw, port, rec + 4);
+		else if ((type == 1 || type == 3) && !nsrc)
+			leave(sw, port, rec + 4);
+		off += rl;
+	}
+}
+
+/* An MLD report or done: learn from it (with memberships); true if it was
+ * one (not to be flooded). */
+static bool mld_report(struct vsw *sw, unsigned port, const uint8_t *f, size_t len)
+{
+	size_t ml;
+	const uint8_t *m = icmp6_of(f, len, &ml);
+	if (!m || (m[0] != 131 && m[0] != 132 && m[0] != 143))
+		return false;
+	if (!sw->mem || port >= sw->n_links)
+		return true;
+	if (m[0] == 143)
+		learn_v2(sw, port, m, ml);
+	else if (ml >= 24 && m[0] == 131)   /* MLDv1 (RFC 2710): the group at 8 */
+		join(sw, port, m + 8);
+	else if (ml >= 24)
+		leave(sw, port, m + 8);
+	return true;
+}
+
+/* A frame for a group we forward by membership: untagged IPv6, to a
+ * routed group, and to the MAC that group maps to (RFC 2464, 7). */
+static bool to_group(const uint8_t *f, size_t len)
+{
+	return len >= 54 && f[0] == 0x33 && f[1] == 0x33 && be16at(f + 12) == 0x86dd &&
+	       group_routed(f + 38) && !memcmp(f + 2, f + 38 + 12, 4);
+}
+
+void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *joined)
+{
+	sw->snooping = true;
+	sw->mem = mem;
+	sw->cap_mem = cap;
+	sw->n_mem = 0;
+	sw->joined = joined;
+	memset(joined, VSW_UNHEARD, sw->n_links);
+	sw->n_all = sw->n_links;
+}
+
+void vsw_snoop_reset(struct vsw *sw, unsigned port)
+{
+	if (sw->mem && port < sw->n_links && sw->joined[port] != VSW_UNHEARD)
+		port_all(sw, port, VSW_UNHEARD);
+}
+
+unsigned vsw_group_ports(const struct vsw *sw, unsigned in, const uint8_t *frame, size_t len,
+			 uint16_t *out)
+{
+	if (!sw->mem || !to_group(frame, len))
+		return 0;
+	const uint8_t *g = frame + 38;
+	unsigned k = 0;
+	for (unsigned i = mem_lower(sw, g, 0); i < sw->n_mem && !memcmp(sw->mem[i].group, g, 16); i++)
+		if (sw->mem[i].port != in)
+			out[k++] = sw->mem[i].port;
+	for (unsigned p = 0; sw->n_all && p < sw->n_links; p++)
+		if (p != in && takes_all(sw, p))
+			out[k++] = (uint16_t)p;
+	return k;
+}
+
 int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
 {
 	if (len < 14) {
@@ -151,10 +342,13 @@ int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
 		/* to ff02::16 (MLDv2 reports) and 224.0.0.22 (IGMPv3 reports) */
 		static const uint8_t mld[6] = { 0x33, 0x33, 0, 0, 0, 0x16 };
 		static const uint8_t igmp[6] = { 0x01, 0x00, 0x5e, 0, 0, 0x16 };
-		if (sw->snooping && (!memcmp(frame, mld, 6) || !memcmp(frame, igmp, 6))) {
+		if (sw->snooping && (mld_report(sw, in, frame, len) || !memcmp(frame, mld, 6) ||
+				     !memcmp(frame, igmp, 6))) {
 			sw->stats.reports++;
 			return VSW_DROP;
 		}
+		if (sw->mem && to_group(frame, len))
+			return VSW_GROUP;
 		return to_local_only ? (int)VSW_LOCAL : VSW_FLOOD;
 	}
 	int out = lookup(sw, mac_key(frame));

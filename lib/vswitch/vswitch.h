@@ -35,6 +35,7 @@
 #define VSW_LOCAL VSW_LINKS_MAX /* the interface's own port (its guest) */
 #define VSW_DROP (-1)          /* vsw_forward: nowhere (counted) */
 #define VSW_FLOOD (-2)         /* ... every link port but the one it came in on */
+#define VSW_GROUP (-3)         /* ... the ports of a multicast group (vsw_group_ports) */
 
 struct vsw_stats {
 	uint64_t spoofed;       /* source MAC not behind the ingress port */
@@ -43,6 +44,17 @@ struct vsw_stats {
 	uint64_t reports;       /* multicast membership reports not flooded (snooping) */
 };
 
+/* One port's membership of an IPv6 multicast group, learned from its
+ * reports (MLD snooping). */
+struct vsw_member {
+	uint8_t group[16];
+	uint16_t port;
+};
+
+#define VSW_GROUPS_PER_PORT 16u  /* a port in more takes every group's frames */
+#define VSW_UNHEARD 0xfeu        /* a port's joined[]: no report since its link started */
+#define VSW_ALL 0xffu            /* ... more groups than VSW_GROUPS_PER_PORT, or no room */
+
 struct vsw {
 	unsigned n, cap;
 	uint64_t *key;                /* cap MACs as 48-bit numbers, sorted */
@@ -50,6 +62,11 @@ struct vsw {
 	unsigned n_links;             /* link ports 0..n_links-1 */
 	bool bridge;                  /* forward between links; no local port */
 	bool snooping;                /* a switch node's: see vsw_forward */
+	/* memberships (vsw_snoop; none: IPv6 multicast floods) */
+	struct vsw_member *mem;       /* n_mem of cap_mem, sorted by group, then port */
+	unsigned n_mem, cap_mem;
+	uint8_t *joined;              /* by link port: its groups, VSW_UNHEARD or VSW_ALL */
+	unsigned n_all;               /* ports that take every group's frames */
 	struct vsw_stats stats;
 };
 
@@ -92,13 +109,41 @@ int vsw_hexval(char c);
 
 /* Where a frame entering on port `in` goes: one port (a link number or
  * VSW_LOCAL), VSW_FLOOD (out of every link but `in`: a broadcast or
- * multicast from a guest or through a bridge), or VSW_DROP (counted).
+ * multicast from a guest or through a bridge), VSW_GROUP (see below) or
+ * VSW_DROP (counted).
+ *
  * A bridge with snooping set (a switch node) acts as an MLD/IGMP-snooping
  * switch with no multicast router on any port (RFC 4541, 2.1.1: reports
- * go to router ports only): MLDv2 and IGMPv3 membership reports, which
- * only routers listen to, are not flooded (counted as reports).  A
+ * go to router ports only): MLD reports and dones, and IGMPv3 reports,
+ * which only routers listen to, are not flooded (counted as reports).  A
  * thousand guests coming up send a few each; flooded, every guest would
- * get every other's: millions of frames for nobody. */
+ * get every other's: millions of frames for nobody.  With memberships
+ * (vsw_snoop) it also learns from the MLD ones which groups each port's
+ * guest is in, and an IPv6 multicast to a group of link scope or wider,
+ * but for all-nodes (ff02::1, which no one reports: RFC 4541, 3), goes to
+ * that group's ports only: VSW_GROUP.  That is what a guest's neighbour
+ * and router solicitations are sent to; flooded, a thousand guests'
+ * start-up is a million frames.  A snooping switch reads the whole frame
+ * (a report's records); any other vsw_forward no more than its first 12
+ * bytes, and VSW_GROUP's decision no more than its first 54. */
 int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
+
+/* A switch's memberships: room for cap of them in mem, and a state per
+ * link port in joined[0..n_links) (the caller's; they must outlive sw).
+ * Every port starts unheard: until its guest reports, it takes every
+ * group's frames, as it does once it is in more than VSW_GROUPS_PER_PORT
+ * groups or mem is full (so a guest cannot crowd others out). */
+void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *joined);
+
+/* Forget what port's guest reported (its link started over: what it says
+ * next may be only what changes), so it takes every group's frames until
+ * it reports again. */
+void vsw_snoop_reset(struct vsw *sw, unsigned port);
+
+/* The ports a frame vsw_forward sent to VSW_GROUP goes out of, in out
+ * (room for n_links): its group's, and those that take every group's,
+ * but for in.  How many. */
+unsigned vsw_group_ports(const struct vsw *sw, unsigned in, const uint8_t *frame, size_t len,
+			 uint16_t *out);
 
 #endif

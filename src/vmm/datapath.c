@@ -80,6 +80,8 @@ void link_apply(struct vmm *m, struct link *l, const struct vq_poll *rp)
 		/* new rings: nothing of the old ones is owed or waited for */
 		l->more = true;
 		l->stalled = false;
+		/* and a new peer, maybe, whose guest's groups we have not heard */
+		vsw_snoop_reset(&l->ifc->sw, l->port);
 		fprintf(stderr, "%s: %s: link %u: reset done (%s)\n", vmm_prog, m->node->name,
 			l->index, vq_reset_why_name(why));
 		break;
@@ -237,15 +239,24 @@ static bool deliver(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t l
 	return err == -VQ_ENOSPC && !l->stalled;
 }
 
-/* Send f where the switch said (out: a port, or VSW_FLOOD: every link but
- * in).  A frame is held only for its one destination, so the port to hold
- * it for is returned (-1: none); a flood goes where it can and is dropped
- * (counted) where it cannot, unless it has only one link to go to. */
+/* Send f where the switch said (out: a port, VSW_FLOOD: every link but
+ * in, or VSW_GROUP: its group's links).  A frame is held only for its one
+ * destination, so the port to hold it for is returned (-1: none); a flood
+ * or a group's frame goes where it can and is dropped (counted) where it
+ * cannot, unless it has only one link to go to. */
 static int forward(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len,
 		   int out, unsigned in)
 {
 	if (out == VSW_DROP)
 		return -1;
+	if (out == VSW_GROUP) {
+		unsigned k = vsw_group_ports(&ifc->sw, in, f + VSW_VNET_HDR, len - VSW_VNET_HDR,
+					     ifc->sw_out);
+		for (unsigned i = 0; i < k; i++)
+			if (deliver(m, ifc, f, len, ifc->sw_out[i]))
+				ADD(ifc->link[ifc->sw_out[i]]->st->drop_full, 1);
+		return -1;
+	}
 	unsigned n = ifc->li->n_links;
 	if (out == VSW_FLOOD && n - (in < n) == 1)
 		out = in == 0 ? 1 : 0;   /* the one link it can take */
@@ -381,8 +392,9 @@ static void pump_link(struct vmm *m, struct link *l)
 			break;
 		}
 		n++;
-		/* the header first: what the switch decides on */
-		size_t len = f.len, head = copy_out(m->buf, &f, 0, HEAD_COPY);
+		/* the header first: what the switch decides on (a bridge's frame
+		 * goes on from a copy anyway, and a switch reads reports whole) */
+		size_t len = f.len, head = copy_out(m->buf, &f, 0, ifc->sw.bridge ? len : HEAD_COPY);
 		ADD(l->st->rx_frames, 1);
 		ADD(l->st->rx_bytes, len);
 		if (!vsw_vnet_ok(m->buf, len)) {
@@ -500,6 +512,7 @@ static void sync_stats(struct vmm *m, bool idle)
 		PUT(ifc->st->unknown, ifc->sw.stats.unknown);
 		PUT(ifc->st->runts, ifc->sw.stats.runts);
 		PUT(ifc->st->reports, ifc->sw.stats.reports);
+		PUT(ifc->st->groups, ifc->sw.n_mem);
 	}
 	uint64_t now = m->flt ? sys_now_ns() : 0;
 	if (!m->flt || (!idle && now - m->synced < SYNC_NS))

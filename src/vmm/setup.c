@@ -215,7 +215,15 @@ static void setup_switch(struct vmm *m, unsigned ni, struct iface *ifc, unsigned
 		vmm_fail("out of memory");
 	/* a filter or switch node bridges its links */
 	vsw_init(&ifc->sw, !guest, li->n_links, ifc->sw_key, ifc->sw_port, (unsigned)cap);
-	ifc->sw.snooping = m->node->kind == LAB_SWITCH;
+	if (m->node->kind == LAB_SWITCH) {
+		size_t n = li->n_links ? li->n_links : 1, cap_mem = VSW_GROUPS_PER_PORT * n;
+		ifc->sw_mem = malloc(cap_mem * sizeof(*ifc->sw_mem));
+		ifc->sw_joined = malloc(n);
+		ifc->sw_out = malloc(n * sizeof(*ifc->sw_out));
+		if (!ifc->sw_mem || !ifc->sw_joined || !ifc->sw_out)
+			vmm_fail("out of memory");
+		vsw_snoop(&ifc->sw, ifc->sw_mem, (unsigned)cap_mem, ifc->sw_joined);
+	}
 	if (guest && vsw_add(&ifc->sw, li->mac, VSW_LOCAL))
 		vmm_fail("%s: bad MAC", li->name);
 }

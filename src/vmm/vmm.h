@@ -170,6 +170,9 @@ struct iface {
 	struct vsw sw;
 	uint64_t *sw_key;    /* the switch's table (lib/vswitch keeps none) */
 	uint16_t *sw_port;
+	struct vsw_member *sw_mem; /* a switch's memberships, and each port's count */
+	uint8_t *sw_joined;
+	uint16_t *sw_out;    /* where a group's frame goes (a port per link) */
 	struct link **link;  /* by switch port: li->n_links of them */
 	struct pending pend; /* a guest frame waiting for full links */
 	bool resumed;        /* its frame went: read the port again now */

@@ -160,6 +160,7 @@ static json_t *iface_counters(const struct lab_node *node, const struct sup_node
 	json_object_set_new(o, "runts", count(LD(s->runts)));
 	json_object_set_new(o, "bad_header", count(LD(s->bad_header)));
 	json_object_set_new(o, "reports", count(LD(s->reports)));
+	json_object_set_new(o, "groups", count(LD(s->groups)));
 	return o;
 }
 

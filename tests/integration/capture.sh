@@ -21,20 +21,6 @@ tsh() {
 	return $rc
 }
 
-# capture ARGS...: start a capture in the background, its stderr in
-# $TMP/cap.err; returns once it says it captures
-capture() {
-	"$VQNET" capture "$LAB" "$@" 2> "$TMP/cap.err" &
-	CAP=$!
-	capturing() { grep -q "^vqnet: capture: [0-9]* interface" "$TMP/cap.err"; }
-	wait_for 20 capturing || fail "capture $* did not start: $(cat "$TMP/cap.err")"
-}
-# end_capture: Ctrl-C, as a user would
-end_capture() {
-	kill -INT "$CAP"
-	wait "$CAP" || fail "capture exited $?: $(cat "$TMP/cap.err")"
-}
-
 # --- 20 pings on a link --------------------------------------------------------
 capture vm0-vm1 -w "$TMP/ping.pcapng" icmp
 vx vm0 -- ping -c 20 -i 0.05 -W 2 -q 192.168.1.2 > /dev/null || fail "ping"

@@ -60,6 +60,20 @@ expect_no_ping() {
 }
 
 status_json() { "$VQNET" status --json "$1"; }
+
+# capture ARGS...: start a capture of $LAB in the background, its stderr in
+# $TMP/cap.err; returns once it says it captures
+capture() {
+	"$VQNET" capture "$LAB" "$@" 2> "$TMP/cap.err" &
+	CAP=$!
+	capturing() { grep -q "^vqnet: capture: [0-9]* interface" "$TMP/cap.err"; }
+	wait_for 20 capturing || fail "capture $* did not start: $(cat "$TMP/cap.err")"
+}
+# end_capture: Ctrl-C, as a user would
+end_capture() {
+	kill -INT "$CAP"
+	wait "$CAP" || fail "capture exited $?: $(cat "$TMP/cap.err")"
+}
 # js FILTER: a jq filter over $LAB's status (docs/status.md)
 js() { status_json "$LAB" | jq -r "$1"; }
 # link_sel A B: a jq condition for the link between A and B

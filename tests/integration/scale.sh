@@ -4,10 +4,13 @@
 # the addresses and MACs the subnet gives (guest k: 10.0.0.k,
 # 02:00:0a:00:00:kk); pairs spread across the range ping each other through
 # the switch (so ARP's broadcast is flooded and its answer comes back: the
-# neighbour entry holds the right MAC); an address no guest has is not
+# neighbour entry holds the right MAC); the switch holds back membership
+# reports and learns from them, so an IPv6 group's datagrams reach its
+# member and not a guest in another group; an address no guest has is not
 # reached; status shows 200 guests and one switch, every vmm running and
 # every link ok; and down leaves no namespace, process or file.
 . "$(dirname "$0")/lib.sh"
+UDPSEQ=${UDPSEQ:?set UDPSEQ to vqnet-udpseq}
 
 N=200
 LAB=scale$$
@@ -76,6 +79,28 @@ ok "ARP through the switch: g1 resolved g$N to $(mac_of $N)"
 reports=$(status_json "$LAB" | jq '[.nodes[] | select(.kind == "switch") | .ifaces[0].counters.reports] | first')
 [ "$reports" -ge $N ] || fail "the switch did not hold back the guests' membership reports: $reports"
 ok "the switch held back $reports membership reports (MLD snooping, no router)"
+
+# ... and learns from them who is in which group: a datagram to a group
+# goes to its member only, not to a guest in another group (what reaches
+# a guest's interface, before its kernel could filter: a capture)
+groups() { status_json "$LAB" | jq '[.nodes[] | select(.kind == "switch") | .ifaces[0].counters.groups] | first'; }
+g0=$(groups)
+[ "$g0" -ge $N ] || fail "the switch learned $g0 memberships from $N guests"
+vx g150 -- "$UDPSEQ" join ff05::1:1234 eth0 7000 1000 > "$TMP/member" 2> "$TMP/member.err" &
+mpid=$!
+vx g151 -- "$UDPSEQ" join ff05::1:5678 eth0 7000 1000 > "$TMP/other" 2> "$TMP/other.err" &
+opid=$!
+learned() { [ "$(groups)" -ge $((g0 + 2)) ]; }
+wait_for 20 learned || fail "the switch did not learn g150's and g151's groups: $(groups) memberships, $g0 before"
+capture g150 g151 -w "$TMP/group.pcapng" udp port 7000
+vx g1 -- "$UDPSEQ" send ff05::1:1234 7000 3 1000 || fail "sending to ff05::1:1234"
+wait $mpid || fail "g150's receiver: $(cat "$TMP/member.err")"
+wait $opid || fail "g151's receiver: $(cat "$TMP/other.err")"
+end_capture
+[ "$(tr '\n' ' ' < "$TMP/member")" = "1 2 3 " ] || fail "g150 (in ff05::1:1234) got: $(cat "$TMP/member")"
+got=$(tshark -n -r "$TMP/group.pcapng" -T fields -e frame.interface_name 2> /dev/null | sort | uniq -c | tr -s ' ')
+[ "$got" = " 3 g150.eth0" ] || fail "the group's datagrams reached (count, interface): $got"
+ok "MLD snooping: a group's 3 datagrams went to its member g150 only, not to g151 (in another group)"
 
 # an address in the subnet that no guest has is not reached
 expect_no_ping g1 10.0.0.250

@@ -185,7 +185,7 @@ static void test_switch_many_ports(void **state)
 	static const uint8_t IGMP3[6] = { 0x01, 0x00, 0x5e, 0, 0, 0x16 };
 	static const uint8_t ALLR[6] = { 0x33, 0x33, 0, 0, 0, 0x02 };
 	assert_int_equal(vsw_forward(&sw, 70, frame(MLD2, b), 60), VSW_FLOOD);
-	sw.snooping = true;
+	sw.snooping = true;   /* snooping without memberships: reports only */
 	assert_int_equal(vsw_forward(&sw, 70, frame(MLD2, b), 60), VSW_DROP);
 	assert_int_equal(vsw_forward(&sw, 70, frame(IGMP3, b), 60), VSW_DROP);
 	assert_int_equal(sw.stats.reports, 2);
@@ -193,6 +193,224 @@ static void test_switch_many_ports(void **state)
 	assert_int_equal(vsw_forward(&sw, 70, frame(ALLR, b), 60), VSW_FLOOD);
 	assert_int_equal(vsw_forward(&sw, 70, frame(BCAST, b), 60), VSW_FLOOD);
 	assert_int_equal(sw.stats.unknown + sw.stats.spoofed, 2);
+}
+
+/* ---- MLD snooping --------------------------------------------------------- */
+
+static const uint8_t G_SOL[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff, [15] = 2 };   /* ff02::1:ff00:2 */
+static const uint8_t G_APP[16] = { 0xff, 0x05, [14] = 0x12, [15] = 0x34 };          /* ff05::1234 */
+
+/* g's MAC: 02:00:0a:00:00:g (behind port g of a 4-port switch) */
+static void gmac(uint8_t m[6], unsigned g)
+{
+	static const uint8_t base[6] = { 0x02, 0, 0x0a, 0, 0, 0 };
+	memcpy(m, base, 6);
+	m[5] = (uint8_t)g;
+}
+
+static struct vsw_member mem[64];
+static uint8_t joined[4];
+
+static void snooping_switch(struct vsw *sw, unsigned cap)
+{
+	vsw_init(sw, true, 4, keys, ports, CAP);
+	for (unsigned g = 0; g < 4; g++) {
+		uint8_t m[6];
+		gmac(m, g);
+		assert_int_equal(vsw_add(sw, m, g), 0);
+	}
+	vsw_snoop(sw, mem, cap, joined);
+}
+
+/* An IPv6 frame from guest src to group (to its MAC, 33:33 + its last four
+ * bytes), carrying payload (after a hop-by-hop header if hbh), in a buffer
+ * of exactly its length (so ASan sees any read past it); *len its length. */
+static uint8_t *v6frame(unsigned src, const uint8_t group[16], bool hbh, uint8_t next,
+			const uint8_t *payload, size_t plen, size_t *len)
+{
+	size_t ext = hbh ? 8 : 0;
+	*len = 54 + ext + plen;
+	uint8_t *f = test_calloc(1, *len);
+	f[0] = f[1] = 0x33;
+	memcpy(f + 2, group + 12, 4);
+	gmac(f + 6, src);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	f[14] = 0x60;
+	f[18] = (uint8_t)((ext + plen) >> 8);
+	f[19] = (uint8_t)(ext + plen);
+	f[20] = hbh ? 0 : next;
+	f[21] = 1;
+	memcpy(f + 38, group, 16);
+	if (hbh) {   /* next header, length 0 (8 bytes), router alert, padding */
+		f[54] = next;
+		f[56] = 5;
+		f[57] = 2;
+	}
+	memcpy(f + 54 + ext, payload, plen);
+	return f;
+}
+
+struct fr {
+	uint8_t *f;
+	size_t len;
+};
+
+/* An MLDv2 report of one record: type, group, nsrc sources (zeros). */
+static struct fr report2(unsigned src, unsigned type, const uint8_t group[16], unsigned nsrc)
+{
+	struct fr r;
+	uint8_t m[8 + 20 + 16 * 2] = { 143, [7] = 1, [8] = (uint8_t)type, [11] = (uint8_t)nsrc };
+	memcpy(m + 12, group, 16);
+	static const uint8_t mld2[16] = { 0xff, 0x02, [15] = 0x16 };
+	r.f = v6frame(src, mld2, true, 58, m, 28 + 16 * nsrc, &r.len);
+	return r;
+}
+
+/* Where a frame from port in to group goes: a bit per port; -1 if it
+ * is not forwarded by membership (vsw_forward's answer otherwise). */
+static int group_to(struct vsw *sw, unsigned in, const uint8_t group[16])
+{
+	size_t len;
+	uint8_t *f = v6frame(in, group, false, 17, (const uint8_t[8]){ 0 }, 8, &len);
+	int out = vsw_forward(sw, in, f, len);
+	int bits = -1;
+	if (out == VSW_GROUP) {
+		uint16_t to[4];
+		unsigned n = vsw_group_ports(sw, in, f, len, to);
+		bits = 0;
+		for (unsigned i = 0; i < n; i++) {
+			assert_true(to[i] < 4 && to[i] != in && !(bits & 1 << to[i]));
+			bits |= 1 << to[i];
+		}
+	} else {
+		assert_int_equal(out, VSW_FLOOD);
+	}
+	test_free(f);
+	return bits;
+}
+
+/* Feed a report from port in: it is never flooded. */
+static void report(struct vsw *sw, unsigned in, struct fr r)
+{
+	uint64_t before = sw->stats.reports;
+	assert_int_equal(vsw_forward(sw, in, r.f, r.len), VSW_DROP);
+	assert_int_equal(sw->stats.reports, before + 1);
+	test_free(r.f);
+}
+
+/* Until a port reports it takes every group's frames; then only its
+ * groups'.  MLDv2 joins and leaves, MLDv1 reports and dones; all-nodes and
+ * what is not plain IPv6 to a group's MAC still flood; a reset port is
+ * unheard again. */
+static void test_snoop_groups(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	size_t len;
+	snooping_switch(&sw, 64);
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0xe);    /* no one heard: ports 1-3 */
+
+	report(&sw, 2, report2(2, 4, G_SOL, 0)); /* 2: change to exclude {}: in */
+	report(&sw, 3, report2(3, 2, G_APP, 0)); /* 3: mode is exclude {}: in */
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x6);    /* 2, and 1, unheard */
+	uint8_t v1[24] = { 131 };
+	memcpy(v1 + 8, G_APP, 16);
+	static const uint8_t to_app[16] = { 0xff, 0x05, [14] = 0x12, [15] = 0x34 };
+	uint8_t *f = v6frame(1, to_app, true, 58, v1, sizeof(v1), &len);
+	report(&sw, 1, (struct fr){ f, len });   /* 1: MLDv1 report */
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x4);
+	assert_int_equal(group_to(&sw, 0, G_APP), 0xa);
+	assert_int_equal(group_to(&sw, 2, G_SOL), 0x1);    /* from the member: 0, unheard */
+	assert_int_equal(sw.n_mem, 3);
+
+	report(&sw, 2, report2(2, 3, G_SOL, 0)); /* change to include {}: out */
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x0);
+	report(&sw, 2, report2(2, 5, G_SOL, 1)); /* allow a source: in */
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x4);
+	v1[0] = 132;                                        /* MLDv1 done */
+	f = v6frame(1, to_app, true, 58, v1, sizeof(v1), &len);
+	report(&sw, 1, (struct fr){ f, len });
+	assert_int_equal(group_to(&sw, 0, G_APP), 0x8);
+
+	/* all-nodes floods; so does a frame whose MAC is not its group's */
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	assert_int_equal(group_to(&sw, 0, all_nodes), -1);
+	f = v6frame(0, G_SOL, false, 17, (const uint8_t[8]){ 0 }, 8, &len);
+	f[5] ^= 1;
+	assert_int_equal(vsw_forward(&sw, 0, f, len), VSW_FLOOD);
+	f[5] ^= 1;
+	f[13] = 0x00;                                       /* IPv4's EtherType */
+	assert_int_equal(vsw_forward(&sw, 0, f, len), VSW_FLOOD);
+	test_free(f);
+
+	vsw_snoop_reset(&sw, 3);                            /* its link started over */
+	assert_int_equal(group_to(&sw, 0, G_APP), 0x8);
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0xc);
+	assert_int_equal(sw.n_mem, 1);
+	assert_int_equal(sw.stats.spoofed + sw.stats.unknown, 0);
+}
+
+/* A port in more than VSW_GROUPS_PER_PORT groups, or one that finds no
+ * room, takes every group's frames: none is lost, no one crowds out. */
+static void test_snoop_limits(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	snooping_switch(&sw, 64);
+	uint8_t g[16];
+	memcpy(g, G_APP, 16);
+	for (unsigned i = 0; i <= VSW_GROUPS_PER_PORT; i++) {
+		g[13] = (uint8_t)i;
+		report(&sw, 1, report2(1, 4, g, 0));
+	}
+	assert_int_equal(joined[1], VSW_ALL);
+	assert_int_equal(sw.n_mem, 0);
+	g[13] = 200;   /* a group no one joined */
+	assert_int_equal(group_to(&sw, 0, g), 0xe);
+
+	snooping_switch(&sw, 2);   /* room for two memberships */
+	report(&sw, 1, report2(1, 4, G_APP, 0));
+	report(&sw, 2, report2(2, 4, G_APP, 0));
+	report(&sw, 3, report2(3, 4, G_APP, 0));
+	assert_int_equal(joined[3], VSW_ALL);
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x8);
+	assert_int_equal(group_to(&sw, 0, G_APP), 0xe);
+}
+
+/* Reports that lie about their lengths are read no further than the
+ * frame (ASan would say), and what precedes the lie still counts. */
+static void test_snoop_malformed(void **state)
+{
+	(void)state;
+	struct vsw sw;
+	snooping_switch(&sw, 64);
+	struct fr r = report2(1, 4, G_APP, 0);
+	r.f[54 + 8 + 7] = 200;                /* 200 records in a frame of one */
+	report(&sw, 1, r);
+	assert_int_equal(group_to(&sw, 0, G_APP), 0xe);   /* 1: the one there counted */
+	assert_int_equal(joined[1], 1);
+	r = report2(2, 4, G_APP, 0);
+	r.f[54 + 8 + 11] = 9;                 /* 9 sources in a frame of none */
+	report(&sw, 2, r);
+	r = report2(3, 4, G_APP, 0);
+	r.f[55] = 200;                        /* hop-by-hop of 1608 bytes */
+	report(&sw, 3, r);                    /* to ff02::16 all the same */
+	r = report2(3, 4, G_APP, 0);
+	r.f[18] = 0xff;                       /* a payload longer than the frame */
+	report(&sw, 3, r);
+	for (size_t cut = 0; cut < 54 + 8 + 28; cut++) {   /* every truncation */
+		r = report2(3, 4, G_APP, 0);
+		uint8_t *t = test_malloc(cut ? cut : 1);
+		memcpy(t, r.f, cut);
+		vsw_forward(&sw, 3, t, cut);
+		test_free(t);
+		test_free(r.f);
+	}
+	assert_int_equal(group_to(&sw, 0, G_APP), 0xe);   /* 1, and 2 and 3 still unheard */
+	assert_int_equal(joined[2], VSW_UNHEARD);
+	assert_int_equal(joined[3], VSW_UNHEARD);
+	assert_int_equal(sw.n_mem, 1);
 }
 
 /* A link frame: virtio-net header, then an Ethernet frame of type
@@ -268,6 +486,9 @@ int main(void)
 		cmocka_unit_test(test_bridge),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_switch_many_ports),
+		cmocka_unit_test(test_snoop_groups),
+		cmocka_unit_test(test_snoop_limits),
+		cmocka_unit_test(test_snoop_malformed),
 		cmocka_unit_test(test_vnet_header),
 		cmocka_unit_test(test_mac_parse),
 	};
