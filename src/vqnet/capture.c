@@ -226,6 +226,9 @@ static int take_reply(struct cap *c, char *text, const int *fds, unsigned nfds)
 		r->r = sys_map_sealed(fds[i], &r->len, &err);
 		if (!r->r || r->len < sizeof(*r->r))
 			return -EPROTO;
+		/* the vmm starts our session where the last reader stopped (its
+		 * tail, which only readers write); what lies before is theirs */
+		r->tail = __atomic_load_n(&r->r->tail, __ATOMIC_ACQUIRE);
 	}
 	for (unsigned i = 0; i < np; i++) {
 		line = strtok_r(NULL, "\n", &save);

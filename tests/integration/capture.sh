@@ -45,6 +45,15 @@ dirs=$(tshark -r "$TMP/ping.pcapng" -T fields -e icmp.type -e frame.packet_flags
 [ "$dirs" = "0:0x00000001 8:0x00000002 " ] || fail "directions (type:flag): $dirs"
 ok "20 pings on vm0-vm1: 20 requests, 20 replies, payloads match, ns timestamps, directions"
 
+# --- the same point again: only the new session's frames -------------------------
+capture vm0-vm1 -w "$TMP/again.pcapng" icmp
+vx vm0 -- ping -c 3 -i 0.05 -W 2 -q 192.168.1.2 > /dev/null || fail "ping"
+end_capture
+seqs=$(tsh "$TMP/again.pcapng" -T fields -e icmp.seq | sort -n | tr '\n' ' ')
+[ "$seqs" = "1 1 2 2 3 3 " ] && grep -q "6 frames, 0 lost" "$TMP/cap.err" ||
+	fail "a second capture of vm0-vm1 holds the ICMP seqs: $seqs; capture said: $(cat "$TMP/cap.err")"
+ok "a second capture of vm0-vm1 holds its own 6 frames only, none of the first one's"
+
 # --- a BPF filter on mixed traffic ------------------------------------------------
 capture vm1 -w "$TMP/mixed.pcapng" icmp
 vx vm1 -- sh -c "socat -u TCP-LISTEN:9100,reuseaddr /dev/null" &
