@@ -167,10 +167,10 @@ static unsigned mem_lower(const struct vsw *sw, const uint8_t g[16], unsigned po
 
 static bool takes_all(const struct vsw *sw, unsigned port)
 {
-	return sw->joined[port] >= VSW_UNHEARD;
+	return sw->joined[port] == VSW_UNHEARD || sw->joined[port] == VSW_ALL;
 }
 
-/* Drop port's memberships and give it state st (VSW_UNHEARD or VSW_ALL). */
+/* Drop port's memberships and give it state st (VSW_SILENT or VSW_ALL). */
 static void port_all(struct vsw *sw, unsigned port, uint8_t st)
 {
 	unsigned k = 0;
@@ -178,14 +178,26 @@ static void port_all(struct vsw *sw, unsigned port, uint8_t st)
 		if (sw->mem[i].port != port)
 			sw->mem[k++] = sw->mem[i];
 	sw->n_mem = k;
-	if (!takes_all(sw, port))
+	if (takes_all(sw, port))
+		sw->n_all--;
+	if (st == VSW_ALL)
 		sw->n_all++;
 	sw->joined[port] = st;
 }
 
+/* A frame from port: a silent one has spoken (and takes every group's
+ * frames until it reports). */
+static void spoke(struct vsw *sw, unsigned port)
+{
+	if (sw->mem && port < sw->n_links && sw->joined[port] == VSW_SILENT) {
+		sw->joined[port] = VSW_UNHEARD;
+		sw->n_all++;
+	}
+}
+
 static void join(struct vsw *sw, unsigned port, const uint8_t g[16])
 {
-	if (sw->joined[port] == VSW_UNHEARD) {   /* its first word: it is heard */
+	if (sw->joined[port] == VSW_UNHEARD) {   /* its first report: it is heard */
 		sw->joined[port] = 0;
 		sw->n_all--;
 	}
@@ -207,7 +219,7 @@ static void join(struct vsw *sw, unsigned port, const uint8_t g[16])
 
 static void leave(struct vsw *sw, unsigned port, const uint8_t g[16])
 {
-	if (takes_all(sw, port))
+	if (sw->joined[port] > VSW_GROUPS_PER_PORT)
 		return;
 	unsigned i = mem_lower(sw, g, port);
 	if (i == sw->n_mem || sw->mem[i].port != port || memcmp(sw->mem[i].group, g, 16))
@@ -300,14 +312,14 @@ void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *jo
 	sw->cap_mem = cap;
 	sw->n_mem = 0;
 	sw->joined = joined;
-	memset(joined, VSW_UNHEARD, sw->n_links);
-	sw->n_all = sw->n_links;
+	memset(joined, VSW_SILENT, sw->n_links);
+	sw->n_all = 0;
 }
 
 void vsw_snoop_reset(struct vsw *sw, unsigned port)
 {
-	if (sw->mem && port < sw->n_links && sw->joined[port] != VSW_UNHEARD)
-		port_all(sw, port, VSW_UNHEARD);
+	if (sw->mem && port < sw->n_links)
+		port_all(sw, port, VSW_SILENT);
 }
 
 unsigned vsw_group_ports(const struct vsw *sw, unsigned in, const uint8_t *frame, size_t len,
@@ -336,6 +348,7 @@ int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len)
 		sw->stats.spoofed++;
 		return VSW_DROP;
 	}
+	spoke(sw, in);
 	/* a guest's interface takes what comes from a link for itself only */
 	bool to_local_only = in != VSW_LOCAL && !sw->bridge;
 	if (frame[0] & 1) {   /* broadcast and multicast: the I/G bit */

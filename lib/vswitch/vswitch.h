@@ -52,7 +52,8 @@ struct vsw_member {
 };
 
 #define VSW_GROUPS_PER_PORT 16u  /* a port in more takes every group's frames */
-#define VSW_UNHEARD 0xfeu        /* a port's joined[]: no report since its link started */
+#define VSW_SILENT 0xfdu         /* a port's joined[]: no frame since its link started */
+#define VSW_UNHEARD 0xfeu        /* ... frames, but no report */
 #define VSW_ALL 0xffu            /* ... more groups than VSW_GROUPS_PER_PORT, or no room */
 
 struct vsw {
@@ -65,7 +66,7 @@ struct vsw {
 	/* memberships (vsw_snoop; none: IPv6 multicast floods) */
 	struct vsw_member *mem;       /* n_mem of cap_mem, sorted by group, then port */
 	unsigned n_mem, cap_mem;
-	uint8_t *joined;              /* by link port: its groups, VSW_UNHEARD or VSW_ALL */
+	uint8_t *joined;              /* by link port: its groups, or VSW_SILENT, _UNHEARD, _ALL */
 	unsigned n_all;               /* ports that take every group's frames */
 	struct vsw_stats stats;
 };
@@ -130,14 +131,16 @@ int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
 
 /* A switch's memberships: room for cap of them in mem, and a state per
  * link port in joined[0..n_links) (the caller's; they must outlive sw).
- * Every port starts unheard: until its guest reports, it takes every
+ * A port whose guest has sent nothing yet takes no group's frames (a
+ * guest joins a group by sending a report; before it is running, such
+ * frames would only fill its ring with others' stale solicitations).
+ * Once it has sent something, and until it reports, it takes every
  * group's frames, as it does once it is in more than VSW_GROUPS_PER_PORT
  * groups or mem is full (so a guest cannot crowd others out). */
 void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *joined);
 
 /* Forget what port's guest reported (its link started over: what it says
- * next may be only what changes), so it takes every group's frames until
- * it reports again. */
+ * next may be only what changes): silent again, then unheard. */
 void vsw_snoop_reset(struct vsw *sw, unsigned port);
 
 /* The ports a frame vsw_forward sent to VSW_GROUP goes out of, in out

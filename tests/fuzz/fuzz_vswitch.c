@@ -37,8 +37,8 @@ static void check(const struct vsw *sw)
 		}
 	}
 	for (unsigned p = 0; p < PORTS; p++) {
-		if (sw->joined[p] >= VSW_UNHEARD) {
-			all++;
+		if (sw->joined[p] >= VSW_SILENT) {
+			all += sw->joined[p] != VSW_SILENT;
 			trap_unless(per[p] == 0);
 		} else {
 			trap_unless(sw->joined[p] == per[p] && per[p] <= VSW_GROUPS_PER_PORT);

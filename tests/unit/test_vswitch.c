@@ -222,6 +222,17 @@ static void snooping_switch(struct vsw *sw, unsigned cap)
 	vsw_snoop(sw, mem, cap, joined);
 }
 
+/* ... whose guests have all said something (an ARP broadcast each) */
+static void spoken_switch(struct vsw *sw, unsigned cap)
+{
+	snooping_switch(sw, cap);
+	for (unsigned g = 0; g < 4; g++) {
+		uint8_t m[6];
+		gmac(m, g);
+		assert_int_equal(vsw_forward(sw, g, frame(BCAST, m), 60), VSW_FLOOD);
+	}
+}
+
 /* An IPv6 frame from guest src to group (to its MAC, 33:33 + its last four
  * bytes), carrying payload (after a hop-by-hop header if hbh), in a buffer
  * of exactly its length (so ASan sees any read past it); *len its length. */
@@ -309,6 +320,12 @@ static void test_snoop_groups(void **state)
 	struct vsw sw;
 	size_t len;
 	snooping_switch(&sw, 64);
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x0);    /* 1-3 silent: not running yet */
+	uint8_t m[6];
+	gmac(m, 2);
+	assert_int_equal(vsw_forward(&sw, 2, frame(BCAST, m), 60), VSW_FLOOD);
+	assert_int_equal(group_to(&sw, 0, G_SOL), 0x4);    /* 2 spoke: it takes all */
+	spoken_switch(&sw, 64);
 	assert_int_equal(group_to(&sw, 0, G_SOL), 0xe);    /* no one heard: ports 1-3 */
 
 	report(&sw, 2, report2(2, 4, G_SOL, 0)); /* 2: change to exclude {}: in */
@@ -345,6 +362,8 @@ static void test_snoop_groups(void **state)
 	test_free(f);
 
 	vsw_snoop_reset(&sw, 3);                            /* its link started over */
+	assert_int_equal(group_to(&sw, 0, G_APP), 0x0);    /* silent */
+	assert_int_equal(group_to(&sw, 3, G_APP), 0x1);    /* ... until it speaks (0: unheard) */
 	assert_int_equal(group_to(&sw, 0, G_APP), 0x8);
 	assert_int_equal(group_to(&sw, 0, G_SOL), 0xc);
 	assert_int_equal(sw.n_mem, 1);
@@ -357,7 +376,7 @@ static void test_snoop_limits(void **state)
 {
 	(void)state;
 	struct vsw sw;
-	snooping_switch(&sw, 64);
+	spoken_switch(&sw, 64);
 	uint8_t g[16];
 	memcpy(g, G_APP, 16);
 	for (unsigned i = 0; i <= VSW_GROUPS_PER_PORT; i++) {
@@ -369,7 +388,7 @@ static void test_snoop_limits(void **state)
 	g[13] = 200;   /* a group no one joined */
 	assert_int_equal(group_to(&sw, 0, g), 0xe);
 
-	snooping_switch(&sw, 2);   /* room for two memberships */
+	spoken_switch(&sw, 2);   /* room for two memberships */
 	report(&sw, 1, report2(1, 4, G_APP, 0));
 	report(&sw, 2, report2(2, 4, G_APP, 0));
 	report(&sw, 3, report2(3, 4, G_APP, 0));
@@ -384,7 +403,7 @@ static void test_snoop_malformed(void **state)
 {
 	(void)state;
 	struct vsw sw;
-	snooping_switch(&sw, 64);
+	spoken_switch(&sw, 64);
 	struct fr r = report2(1, 4, G_APP, 0);
 	r.f[54 + 8 + 7] = 200;                /* 200 records in a frame of one */
 	report(&sw, 1, r);
