@@ -91,7 +91,7 @@ static int lab_key(struct parser *ps, const char *key, const char *value)
 		if (!strcmp(value, "0"))
 			ns = 0;
 		else if (lab_parse_time(value, &ns) || ns > LAB_POLL_MAX_NS)
-			return fail(ps, "bad poll \"%s\" (a time, 0 to 1ms: e.g. 50us, or 0 to sleep at once)",
+			return fail(ps, "bad poll \"%s\" (a time, 0 to 20ms: e.g. 50us, or 0 to sleep at once)",
 				    value);
 		ps->lab->poll_ns = ns;
 		return 0;

@@ -527,10 +527,10 @@ static void test_link_impairments(void **state)
 	lab = parse("[lab]\npoll = 200us\n" TWO);
 	assert_int_equal(lab->poll_ns, 200000);
 	lab_free(lab);
-	expect_error("[lab]\npoll = 2ms\n" TWO,
-		     "2: bad poll \"2ms\" (a time, 0 to 1ms: e.g. 50us, or 0 to sleep at once)");
+	expect_error("[lab]\npoll = 21ms\n" TWO,
+		     "2: bad poll \"21ms\" (a time, 0 to 20ms: e.g. 50us, or 0 to sleep at once)");
 	expect_error("[lab]\npoll = fast\n" TWO,
-		     "2: bad poll \"fast\" (a time, 0 to 1ms: e.g. 50us, or 0 to sleep at once)");
+		     "2: bad poll \"fast\" (a time, 0 to 20ms: e.g. 50us, or 0 to sleep at once)");
 	expect_error("[lab]\npoll = 0\npoll = 0\n" TWO, "3: duplicate key \"poll\" in [lab] (first at line 2)");
 	expect_error("[lab]\nseed = -1\n" TWO, "2: bad seed \"-1\" (a number, 0 to 18446744073709551615)");
 	expect_error("[lab]\nseed = 18446744073709551616\n" TWO,
