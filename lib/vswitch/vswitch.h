@@ -20,9 +20,10 @@
  *    its links;
  *  - to a known unicast address goes to that port only, if it may reach it;
  *  - to any other unicast address is dropped.
- * The decision is one port or "flood", never a set: so the port count is
- * not bounded by the width of a mask.  Drops are counted, never logged.
- * No syscalls, no allocation.
+ * The decision is one port, "flood" or, on a snooping switch, "the ports
+ * of this IPv6 group" (a list, from the memberships it learned), never a
+ * mask: so the port count is not bounded by a mask's width.  Drops are
+ * counted, never logged.  No syscalls, no allocation.
  */
 #ifndef VQNET_VSWITCH_H
 #define VQNET_VSWITCH_H
