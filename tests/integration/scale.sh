@@ -76,14 +76,16 @@ vx g1 -- ip neigh show "$(addr_of $N)" dev eth0 | grep -q "lladdr $(mac_of $N) "
 ok "ARP through the switch: g1 resolved g$N to $(mac_of $N)"
 
 # the switch snoops: the guests' MLDv2 reports were not flooded to the others
-reports=$(status_json "$LAB" | jq '[.nodes[] | select(.kind == "switch") | .ifaces[0].counters.reports] | first')
+# switch_counter NAME: a counter of the switch's interface
+switch_counter() { status_json "$LAB" | jq --arg c "$1" '[.nodes[] | select(.kind == "switch") | .ifaces[0].counters[$c]] | first'; }
+reports=$(switch_counter reports)
 [ "$reports" -ge $N ] || fail "the switch did not hold back the guests' membership reports: $reports"
 ok "the switch held back $reports membership reports (MLD snooping, no router)"
 
 # ... and learns from them who is in which group: a datagram to a group
 # goes to its member only, not to a guest in another group (what reaches
 # a guest's interface, before its kernel could filter: a capture)
-groups() { status_json "$LAB" | jq '[.nodes[] | select(.kind == "switch") | .ifaces[0].counters.groups] | first'; }
+groups() { switch_counter groups; }
 g0=$(groups)
 [ "$g0" -ge $N ] || fail "the switch learned $g0 memberships from $N guests"
 vx g150 -- "$UDPSEQ" join ff05::1:1234 eth0 7000 1000 > "$TMP/member" 2> "$TMP/member.err" &
