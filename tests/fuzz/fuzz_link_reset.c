@@ -29,25 +29,6 @@
 #define CHUNK 2176u   /* 32 of them carry VQ_FRAME_MAX, and a pool is 17 pages */
 #define MS 1000000ull
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static unsigned take(struct input *in, unsigned bytes)
-{
-	unsigned v = 0;
-	for (unsigned i = 0; i < bytes && in->left; i++, in->left--)
-		v = v << 8 | *in->p++;
-	return v;
-}
-
-static void check(bool ok)
-{
-	if (!ok)
-		abort();
-}
-
 static uint8_t *mem, *copy;
 static size_t len;
 static struct vq_link_hdr h0;   /* the header as formatted: offsets we trust */
@@ -61,13 +42,13 @@ static void consume(const struct vq_frame *f)
 	volatile uint8_t sink = 0;
 	for (unsigned k = 0; k < f->niov; k++) {
 		const uint8_t *b = f->iov[k].iov_base;
-		check(b >= lo && b < hi && f->iov[k].iov_len <= (size_t)(hi - b));
+		fuzz_check(b >= lo && b < hi && f->iov[k].iov_len <= (size_t)(hi - b));
 		for (size_t i = 0; i < f->iov[k].iov_len; i += 61)
 			sink ^= b[i];
 		total += f->iov[k].iov_len;
 	}
 	(void)sink;
-	check(total == f->len && total >= 1 && total <= VQ_FRAME_MAX && f->niov <= VQ_CHAIN_MAX);
+	fuzz_check(total == f->len && total >= 1 && total <= VQ_FRAME_MAX && f->niov <= VQ_CHAIN_MAX);
 }
 
 static bool tx_consistent(const struct vq_driver *d)
@@ -108,7 +89,7 @@ static unsigned own_ranges(struct range *r)
 static void wrote_only_own(bool none)
 {
 	if (none) {
-		check(!memcmp(mem, copy, len));
+		fuzz_check(!memcmp(mem, copy, len));
 		return;
 	}
 	struct range r[8];
@@ -118,17 +99,17 @@ static void wrote_only_own(bool none)
 	for (unsigned k = 0; k < n && from < meta; k++) {
 		size_t to = r[k].lo < meta ? r[k].lo : meta;
 		if (to > from)
-			check(!memcmp(mem + from, copy + from, to - from));
+			fuzz_check(!memcmp(mem + from, copy + from, to - from));
 		from = r[k].hi;
 	}
 	if (from < meta)
-		check(!memcmp(mem + from, copy + from, meta - from));
+		fuzz_check(!memcmp(mem + from, copy + from, meta - from));
 }
 
 /* B's pool: writable only while B (or the scribbler) runs. */
 static void b_pool(bool writable)
 {
-	check(mprotect(mem + h0.pool_off[1], (size_t)NUM * CHUNK,
+	fuzz_check(mprotect(mem + h0.pool_off[1], (size_t)NUM * CHUNK,
 		       writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0);
 }
 
@@ -141,7 +122,7 @@ static void count_starts(const struct vq_port *a, uint32_t before, uint64_t now)
 {
 	const struct vq_reset_stats *st = vq_port_reset_stats(a);
 	uint32_t after = st->asked + st->answered;
-	check(after >= before && after - before <= 2);
+	fuzz_check(after >= before && after - before <= 2);
 	for (uint32_t i = before; i < after; i++) {
 		if (n_starts == sizeof(starts) / sizeof(starts[0])) {
 			memmove(starts, starts + 1, sizeof(starts) - sizeof(starts[0]));
@@ -151,22 +132,22 @@ static void count_starts(const struct vq_port *a, uint32_t before, uint64_t now)
 		unsigned in_window = 0;
 		for (unsigned k = 0; k < n_starts; k++)
 			in_window += now - starts[k] < VQ_RESET_WINDOW_NS;
-		check(in_window <= 2 * VQ_RESET_BUDGET);
+		fuzz_check(in_window <= 2 * VQ_RESET_BUDGET);
 	}
 }
 
 static void check_poll(const struct vq_port *a, const struct vq_poll *r, int st, uint64_t now)
 {
-	check(st == r->status && st >= VQ_LINK_UP && st <= VQ_LINK_DEAD);
-	check(r->deadline == 0 || r->deadline > now);
-	check((st == VQ_LINK_UP) == vq_port_up(a));
+	fuzz_check(st == r->status && st >= VQ_LINK_UP && st <= VQ_LINK_DEAD);
+	fuzz_check(r->deadline == 0 || r->deadline > now);
+	fuzz_check((st == VQ_LINK_UP) == vq_port_up(a));
 	if (st == VQ_LINK_DEAD)   /* or the join that failed */
-		check((vq_port_error(a) == -VQ_ERESETS || !a->base) && r->deadline == 0 &&
+		fuzz_check((vq_port_error(a) == -VQ_ERESETS || !a->base) && r->deadline == 0 &&
 		      !r->kick);
 	if (st == VQ_LINK_BROKEN)
-		check(vq_port_error(a) == -VQ_ERESETTIMEOUT && r->deadline == 0);
+		fuzz_check(vq_port_error(a) == -VQ_ERESETTIMEOUT && r->deadline == 0);
 	if (st == VQ_LINK_RESETTING)
-		check(r->deadline != 0);   /* a timer is always due: nothing waits for ever */
+		fuzz_check(r->deadline != 0);   /* a timer is always due: nothing waits for ever */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -179,25 +160,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = vq_link_bytes(NUM, CHUNK);
 		mem = aligned_alloc(4096, len);
 		copy = malloc(len);
-		check(mem && copy);
+		fuzz_check(mem && copy);
 		memset(frame, 0x5a, sizeof(frame));
 	}
-	struct input in = { data, size };
-	bool event_idx = take(&in, 1) & 1;
-	check(vq_link_format(mem, len, NUM, CHUNK, event_idx) == 0);
+	struct fuzz_input in = { data, size };
+	bool event_idx = fuzz_take(&in, 1) & 1;
+	fuzz_check(vq_link_format(mem, len, NUM, CHUNK, event_idx) == 0);
 	memcpy(&h0, mem, sizeof(h0));
-	check(h0.pool_off[1] % 4096 == 0 && ((size_t)NUM * CHUNK) % 4096 == 0);
+	fuzz_check(h0.pool_off[1] % 4096 == 0 && ((size_t)NUM * CHUNK) % 4096 == 0);
 	b_pool(false);
 	uint64_t now = 1000 * MS;
 	struct vq_poll r;
-	check(vq_port_join(&a, mem, len, 0, now, &r) == 0 && r.status == VQ_LINK_UP);
-	check(vq_port_join(&b, mem, len, 1, now, &r) == 0 && r.status == VQ_LINK_UP);
+	fuzz_check(vq_port_join(&a, mem, len, 0, now, &r) == 0 && r.status == VQ_LINK_UP);
+	fuzz_check(vq_port_join(&b, mem, len, 1, now, &r) == 0 && r.status == VQ_LINK_UP);
 	n_starts = 0;
 	unsigned held_a = 0, held_b = 0;
 	bool dead = false;
 
 	while (in.left) {
-		unsigned op = take(&in, 1) % 20;
+		unsigned op = fuzz_take(&in, 1) % 20;
 		int rc;
 		if (op < 9) {
 			/* one step of A's, watched (all of the region when dead) */
@@ -207,43 +188,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t gen = a.gen;
 			switch (op) {
 			case 0: { /* send a frame */
-				size_t flen = 1 + take(&in, 2) % VQ_FRAME_MAX;
+				size_t flen = 1 + fuzz_take(&in, 2) % VQ_FRAME_MAX;
 				rc = vq_port_send(&a, frame, flen);
 				/* queued or full while up; a violation now takes the
 				 * link down and is the error; down, it says so */
 				if (rc == 0 || rc == -VQ_ENOSPC)
-					check(vq_port_up(&a) && tx_consistent(&a.tx));
+					fuzz_check(vq_port_up(&a) && tx_consistent(&a.tx));
 				else if (rc == -VQ_ERESETTING || rc == -VQ_ERESETS ||
 					 rc == -VQ_ERESETTIMEOUT)
-					check(!vq_port_up(&a));
+					fuzz_check(!vq_port_up(&a));
 				else
-					check(vq_is_peer_error(rc) && !vq_port_up(&a) &&
+					fuzz_check(vq_is_peer_error(rc) && !vq_port_up(&a) &&
 					      vq_port_error(&a) == rc);
 				break;
 			}
 			case 1:
 				rc = vq_port_tx_publish(&a);
-				check(rc <= 1);
+				fuzz_check(rc <= 1);
 				rc = vq_port_reclaim(&a);
-				check(rc <= (int)NUM);
+				fuzz_check(rc <= (int)NUM);
 				break;
 			case 2: /* receive, check, hold */
 				if (held_a == 0) {
-					rc = vq_port_recv(&a, fa, 1 + take(&in, 1) % 8);
-					check(rc <= 8);
+					rc = vq_port_recv(&a, fa, 1 + fuzz_take(&in, 1) % 8);
+					fuzz_check(rc <= 8);
 					for (int i = 0; i < rc; i++)
 						consume(&fa[i]);
 					held_a = rc > 0 ? (unsigned)rc : 0;
 				}
 				break;
 			case 3: /* give back what we hold (perhaps from before a reset) */
-				check(vq_port_recv_done(&a, fa, held_a) == 0);
+				fuzz_check(vq_port_recv_done(&a, fa, held_a) == 0);
 				held_a = 0;
 				rc = vq_port_rx_publish(&a);
-				check(rc <= 1);
+				fuzz_check(rc <= 1);
 				break;
 			case 4:
-				switch (take(&in, 1) % 4) {
+				switch (fuzz_take(&in, 1) % 4) {
 				case 0: vq_port_tx_wait(&a); break;
 				case 1: vq_port_tx_nowait(&a); break;
 				case 2: vq_port_rx_wait(&a); break;
@@ -265,10 +246,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				} else {
 					/* B rewrote the layout: refused, and the
 					 * port is dead, touching nothing */
-					check(rc == -VQ_ELAYOUT && a.rs.dead && !a.base &&
+					fuzz_check(rc == -VQ_ELAYOUT && a.rs.dead && !a.base &&
 					      vq_port_error(&a) == rc);
-					check(vq_port_poll(&a, now, &r) == VQ_LINK_DEAD);
-					check(vq_port_send(&a, frame, 1) == rc);
+					fuzz_check(vq_port_poll(&a, now, &r) == VQ_LINK_DEAD);
+					fuzz_check(vq_port_send(&a, frame, 1) == rc);
 				}
 				held_a = 0;
 				n_starts = 0;
@@ -279,41 +260,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			wrote_only_own(dead);
 			count_starts(&a, before, now);
-			check(a.gen - gen <= 2);   /* at most two forgets a step */
+			fuzz_check(a.gen - gen <= 2);   /* at most two forgets a step */
 			if (vq_port_up(&a))
-				check(vq_port_error(&a) == 0 && tx_consistent(&a.tx) && !a.tx.broken &&
+				fuzz_check(vq_port_error(&a) == 0 && tx_consistent(&a.tx) && !a.tx.broken &&
 				      !a.rx.broken);
 			else
-				check(vq_port_send(&a, frame, 1) < 0 && vq_port_recv(&a, &scratch, 1) < 0 &&
+				fuzz_check(vq_port_send(&a, frame, 1) < 0 && vq_port_recv(&a, &scratch, 1) < 0 &&
 				      vq_port_tx_pending(&a) == 0 && !vq_port_rx_wait(&a));
 			if (dead)
-				check(a.rs.dead);
+				fuzz_check(a.rs.dead);
 			dead = a.rs.dead;
 			continue;
 		}
 		switch (op) {
 		case 9: /* time passes: up to a minute, mostly less */
-			now += (uint64_t)take(&in, 2) * (take(&in, 1) & 1 ? MS : 1000);
+			now += (uint64_t)fuzz_take(&in, 2) * (fuzz_take(&in, 1) & 1 ? MS : 1000);
 			break;
 		case 10: { /* the peer scribbles anywhere in the region */
-			size_t off = take(&in, 3) % len;
-			unsigned n = 1 + take(&in, 1) % 16;
+			size_t off = fuzz_take(&in, 3) % len;
+			unsigned n = 1 + fuzz_take(&in, 1) % 16;
 			b_pool(true);
 			for (unsigned i = 0; i < n && off + i < len; i++)
-				mem[off + i] = (uint8_t)take(&in, 1);
+				mem[off + i] = (uint8_t)fuzz_take(&in, 1);
 			b_pool(false);
 			break;
 		}
 		case 11: { /* the peer writes a header word: its reset words, ours, any */
-			size_t off = (take(&in, 1) % (sizeof(struct vq_link_hdr) / 4)) * 4;
-			uint32_t v = take(&in, 4);
+			size_t off = (fuzz_take(&in, 1) % (sizeof(struct vq_link_hdr) / 4)) * 4;
+			uint32_t v = fuzz_take(&in, 4);
 			memcpy(mem + off, &v, 4);
 			break;
 		}
 		case 12: { /* the peer pokes a u16 in either ring */
-			unsigned ring = take(&in, 1) & 1;
-			size_t off = h0.ring_off[ring] + (take(&in, 2) % vq_ring_bytes(NUM)) / 2 * 2;
-			uint16_t v = (uint16_t)take(&in, 2);
+			unsigned ring = fuzz_take(&in, 1) & 1;
+			size_t off = h0.ring_off[ring] + (fuzz_take(&in, 2) % vq_ring_bytes(NUM)) / 2 * 2;
+			uint16_t v = (uint16_t)fuzz_take(&in, 2);
 			memcpy(mem + off, &v, 2);
 			break;
 		}
@@ -322,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 14: /* B behaves: sends */
 			b_pool(true);
-			vq_port_send(&b, frame, 1 + take(&in, 2) % VQ_FRAME_MAX);
+			vq_port_send(&b, frame, 1 + fuzz_take(&in, 2) % VQ_FRAME_MAX);
 			b_pool(false);
 			vq_port_tx_publish(&b);
 			break;
@@ -348,7 +329,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 18: /* B's words as a storm would write them: a new request */
 			{
 				uint32_t v = le32toh(((struct vq_link_hdr *)mem)->reset_req[1]);
-				v = (v | 1u) + 2u * (take(&in, 1) % 3);
+				v = (v | 1u) + 2u * (fuzz_take(&in, 1) % 3);
 				((struct vq_link_hdr *)mem)->reset_req[1] = htole32(v);
 			}
 			break;

@@ -18,25 +18,6 @@
 #define NUM 64u
 #define CHUNK 2048u
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static unsigned take(struct input *in, unsigned bytes)
-{
-	unsigned v = 0;
-	for (unsigned i = 0; i < bytes && in->left; i++, in->left--)
-		v = v << 8 | *in->p++;
-	return v;
-}
-
-static void check(bool ok)
-{
-	if (!ok)
-		abort();
-}
-
 /* Every frame A receives lies in B's pool and adds up. */
 static void consume(const struct vq_port *a, const struct vq_link_hdr *h,
 		    const struct vq_frame *f)
@@ -47,13 +28,13 @@ static void consume(const struct vq_port *a, const struct vq_link_hdr *h,
 	volatile uint8_t sink = 0;
 	for (unsigned k = 0; k < f->niov; k++) {
 		const uint8_t *b = f->iov[k].iov_base;
-		check(b >= lo && f->iov[k].iov_len <= (size_t)(hi - b));
+		fuzz_check(b >= lo && f->iov[k].iov_len <= (size_t)(hi - b));
 		for (size_t i = 0; i < f->iov[k].iov_len; i += 61)
 			sink ^= b[i];
 		total += f->iov[k].iov_len;
 	}
 	(void)sink;
-	check(total == f->len && total <= VQ_FRAME_MAX && f->niov <= VQ_CHAIN_MAX);
+	fuzz_check(total == f->len && total <= VQ_FRAME_MAX && f->niov <= VQ_CHAIN_MAX);
 }
 
 /* The sender's private books balance whatever the peer did: every
@@ -79,25 +60,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!mem) {
 		len = vq_link_bytes(NUM, CHUNK);
 		mem = aligned_alloc(4096, len);
-		check(mem != NULL);
+		fuzz_check(mem != NULL);
 		memset(frame, 0x5a, sizeof(frame));
 	}
-	struct input in = { data, size };
-	bool event_idx = take(&in, 1) & 1;
-	check(vq_link_format(mem, len, NUM, CHUNK, event_idx) == 0);
-	check(vq_port_attach(&a, mem, len, 0) == 0);
-	check(vq_port_attach(&b, mem, len, 1) == 0);
+	struct fuzz_input in = { data, size };
+	bool event_idx = fuzz_take(&in, 1) & 1;
+	fuzz_check(vq_link_format(mem, len, NUM, CHUNK, event_idx) == 0);
+	fuzz_check(vq_port_attach(&a, mem, len, 0) == 0);
+	fuzz_check(vq_port_attach(&b, mem, len, 1) == 0);
 	/* keep the header the code under test trusted, to check against */
 	struct vq_link_hdr h;
 	memcpy(&h, mem, sizeof(h));
 	unsigned held_a = 0, held_b = 0;
 
 	while (in.left) {
-		unsigned op = take(&in, 1);
+		unsigned op = fuzz_take(&in, 1);
 		int rc;
 		switch (op % 12) {
 		case 0: { /* A sends a frame */
-			size_t flen = 1 + take(&in, 2) % VQ_FRAME_MAX;
+			size_t flen = 1 + fuzz_take(&in, 2) % VQ_FRAME_MAX;
 			rc = vq_port_send(&a, frame, flen);
 			/* a frame of a valid length is queued; or the pool is
 			 * short of chunks, and that after taking back all the
@@ -105,29 +86,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * peer broke the ring now (the link goes down and says
 			 * why), or before (it stays down).  Never another error. */
 			if (rc == 0)
-				check(a.up && !a.tx.broken);
+				fuzz_check(a.up && !a.tx.broken);
 			else if (rc == -VQ_ENOSPC)
-				check(a.up && !a.tx.broken &&
+				fuzz_check(a.up && !a.tx.broken &&
 				      vq_drv_num_free(&a.tx) < (flen + CHUNK - 1) / CHUNK &&
 				      vq_port_reclaim(&a) == 0);
 			else if (vq_is_peer_error(rc))
-				check(!a.up && a.tx.broken && vq_port_error(&a) == rc);
+				fuzz_check(!a.up && a.tx.broken && vq_port_error(&a) == rc);
 			else
-				check(rc == -VQ_ERESETTING && !a.up && vq_port_error(&a) < 0);
-			check(tx_consistent(&a.tx));
+				fuzz_check(rc == -VQ_ERESETTING && !a.up && vq_port_error(&a) < 0);
+			fuzz_check(tx_consistent(&a.tx));
 			break;
 		}
 		case 1:
 			rc = vq_port_tx_publish(&a);
-			check(rc <= 1);
+			fuzz_check(rc <= 1);
 			break;
 		case 2:
 			rc = vq_port_reclaim(&a);
-			check(rc <= (int)NUM);
+			fuzz_check(rc <= (int)NUM);
 			break;
 		case 3: /* A receives */
 			if (held_a == 0) {
-				rc = vq_port_recv(&a, fa, 1 + take(&in, 1) % 8);
+				rc = vq_port_recv(&a, fa, 1 + fuzz_take(&in, 1) % 8);
 				for (int i = 0; i < rc; i++)
 					consume(&a, &h, &fa[i]);
 				held_a = rc > 0 ? (unsigned)rc : 0;
@@ -139,10 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				held_a = 0;
 			}
 			rc = vq_port_rx_publish(&a);
-			check(rc <= 1);
+			fuzz_check(rc <= 1);
 			break;
 		case 5:
-			switch (take(&in, 1) % 4) {
+			switch (fuzz_take(&in, 1) % 4) {
 			case 0: vq_port_tx_wait(&a); break;
 			case 1: vq_port_tx_nowait(&a); break;
 			case 2: vq_port_rx_wait(&a); break;
@@ -150,21 +131,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 6: { /* the peer scribbles anywhere in the region */
-			size_t off = take(&in, 3) % len;
-			unsigned n = 1 + take(&in, 1) % 16;
+			size_t off = fuzz_take(&in, 3) % len;
+			unsigned n = 1 + fuzz_take(&in, 1) % 16;
 			for (unsigned i = 0; i < n && off + i < len; i++)
-				mem[off + i] = (uint8_t)take(&in, 1);
+				mem[off + i] = (uint8_t)fuzz_take(&in, 1);
 			break;
 		}
 		case 7: { /* the peer pokes a u16 in A's rings (indices, heads) */
-			unsigned ring = take(&in, 1) & 1;
-			size_t off = h.ring_off[ring] + (take(&in, 2) % vq_ring_bytes(NUM)) / 2 * 2;
-			uint16_t v = (uint16_t)take(&in, 2);
+			unsigned ring = fuzz_take(&in, 1) & 1;
+			size_t off = h.ring_off[ring] + (fuzz_take(&in, 2) % vq_ring_bytes(NUM)) / 2 * 2;
+			uint16_t v = (uint16_t)fuzz_take(&in, 2);
 			memcpy(mem + off, &v, 2);
 			break;
 		}
 		case 8: /* B behaves: sends */
-			vq_port_send(&b, frame, 1 + take(&in, 2) % VQ_FRAME_MAX);
+			vq_port_send(&b, frame, 1 + fuzz_take(&in, 2) % VQ_FRAME_MAX);
 			vq_port_tx_publish(&b);
 			break;
 		case 9: /* B behaves: receives and returns */
@@ -182,11 +163,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		default: /* a link down stays down until polled, and does nothing */
 			if (!a.up) {
-				check(held_a || vq_port_recv(&a, fa, 1) == -VQ_ERESETTING);
-				check(vq_port_reclaim(&a) == -VQ_ERESETTING);
-				check(vq_port_tx_publish(&a) == -VQ_ERESETTING);
-				check(!vq_port_rx_wait(&a) && !vq_port_tx_wait(&a));
-				check(vq_port_error(&a) < 0);
+				fuzz_check(held_a || vq_port_recv(&a, fa, 1) == -VQ_ERESETTING);
+				fuzz_check(vq_port_reclaim(&a) == -VQ_ERESETTING);
+				fuzz_check(vq_port_tx_publish(&a) == -VQ_ERESETTING);
+				fuzz_check(!vq_port_rx_wait(&a) && !vq_port_tx_wait(&a));
+				fuzz_check(vq_port_error(&a) < 0);
 			}
 			break;
 		}
