@@ -181,27 +181,32 @@ pid_t sys_spawn(int (*fn)(void *), void *arg, void *stack, size_t size, int *pid
 	return pid < 0 ? -errno : pid;
 }
 
-int sys_spawn_keep(const int *keep, unsigned n)
+int sys_spawn_keep(pid_t parent, const int *keep, unsigned n)
 {
-	int top = 2;
-	for (unsigned i = 0; i < n; i++)
-		top = keep[i] > top ? keep[i] : top;
 	/* a table of our own with only 0-2 in it: nothing else is copied */
 	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_UNSHARE) < 0)
 		return -errno;
-	int p = (int)syscall(SYS_pidfd_open, getppid(), 0);
-	if (p < 0)
+	int from = (int)syscall(SYS_pidfd_open, parent, 0);
+	if (from < 0)
 		return -errno;
-	/* out of the way of the numbers we are to fill */
-	int parent = fcntl(p, F_DUPFD_CLOEXEC, top + 1);
-	int err = parent < 0 ? -errno : 0;
-	close(p);
+	/* the parent we were given, not a reaper that took us over since */
+	int err = getppid() == parent ? 0 : -ESRCH;
 	for (unsigned i = 0; !err && i < n; i++) {
 		int fd = keep[i];
-		if (fd < 3 || fcntl(fd, F_GETFD) >= 0)   /* none, or there already */
+		if (fd < 3 || (fd != from && fcntl(fd, F_GETFD) >= 0))   /* none, or there already */
 			continue;
+		if (fd == from) {
+			/* our pidfd is in the way: to the lowest free number */
+			int moved = fcntl(from, F_DUPFD_CLOEXEC, 3);
+			if (moved < 0) {
+				err = -errno;
+				break;
+			}
+			close(from);
+			from = moved;
+		}
 		/* at the lowest free number: fd itself, or one to move it from */
-		int t = (int)syscall(SYS_pidfd_getfd, parent, fd, 0);
+		int t = (int)syscall(SYS_pidfd_getfd, from, fd, 0);
 		if (t < 0)
 			err = -errno;
 		else if (t == fd ? fcntl(fd, F_SETFD, 0) < 0 : dup3(t, fd, 0) < 0)
@@ -209,8 +214,7 @@ int sys_spawn_keep(const int *keep, unsigned n)
 		if (t >= 0 && t != fd)
 			close(t);
 	}
-	if (parent >= 0)
-		close(parent);
+	close(from);
 	return err;
 }
 

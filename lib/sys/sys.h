@@ -71,11 +71,14 @@ pid_t sys_fork_ns(uint64_t flags, int *pidfd);
 pid_t sys_spawn(int (*fn)(void *), void *arg, void *stack, size_t size, int *pidfd);
 
 /* In sys_spawn's child: a descriptor table of its own holding 0-2 and the
- * n descriptors in keep (-1s skipped), at the numbers they have in the
- * parent's and not close-on-exec.  Each is taken from the parent with
- * pidfd_getfd(2), which needs the right to ptrace it (root has).  0 or
- * -errno; on failure the child holds those before the failed one. */
-int sys_spawn_keep(const int *keep, unsigned n);
+ * n descriptors in keep (-1s skipped), at the numbers they have in
+ * parent's (the caller of sys_spawn: pass its getpid()) and not
+ * close-on-exec.  Each is taken from the parent with pidfd_getfd(2), which
+ * needs the right to ptrace it (root has).  0, -ESRCH if parent is gone
+ * (we may have been handed to a reaper meanwhile: nothing is taken from
+ * that), or -errno; on failure the child holds those before the failed
+ * one, and none of the parent's others. */
+int sys_spawn_keep(pid_t parent, const int *keep, unsigned n);
 
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; *soft gets the limit
  * now in force.  0 or -errno. */

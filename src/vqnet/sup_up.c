@@ -351,23 +351,28 @@ struct vmm_exec {
 	char **argv;
 	const int *keep;
 	unsigned n_keep;
-	int report;          /* its ready pipe: where a failed exec is told */
+	pid_t parent;        /* us */
+	/* what failed in the child, told through the memory it shares with
+	 * us (its descriptors may be what it could not get): errno, at the
+	 * exec or before it */
+	int err;
+	bool at_exec;
 };
 
 static int vmm_exec(void *arg)
 {
-	const struct vmm_exec *x = arg;
-	int err = sys_spawn_keep(x->keep, x->n_keep);
+	struct vmm_exec *x = arg;
+	int err = sys_spawn_keep(x->parent, x->keep, x->n_keep);
 	if (err) {
-		/* the ready pipe is the first kept: here unless that failed */
-		dprintf(x->report, "error: cannot take the vmm's descriptors: %s\n", strerror(-err));
+		x->err = -err;
 		_exit(127);
 	}
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execv(x->exe, x->argv);
-	dprintf(x->report, "error: cannot run %s: %s\n", x->exe, strerror(errno));
+	x->err = errno;
+	x->at_exec = true;
 	_exit(127);
 }
 
@@ -472,11 +477,24 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 
 	int pidfd = -1;
 	pid_t pid = -ENOMEM;
+	bool told = false;   /* msg says why already */
 	if (keep) {
 		/* a stack for the child while it borrows our memory */
 		static _Alignas(16) char stack[1 << 18];
-		struct vmm_exec x = { exe, argv, keep, nk, pfd[1] };
+		struct vmm_exec x = { exe, argv, keep, nk, getpid(), 0, false };
 		pid = sys_spawn(vmm_exec, &x, stack, sizeof(stack), &pidfd);
+		if (pid > 0 && x.err) {
+			/* it has exited, as a vfork child does before we go on */
+			waitpid(pid, NULL, 0);
+			close(pidfd);
+			if (x.at_exec)
+				snprintf(msg, len, "cannot start the vmm of %s: cannot run %s: %s",
+					 node->name, exe, strerror(x.err));
+			else
+				snprintf(msg, len, "cannot start the vmm of %s: cannot hand it its "
+					 "descriptors: %s", node->name, strerror(x.err));
+			told = true;
+		}
 	}
 	free(keep);
 	free(argv);
@@ -486,9 +504,10 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 	if (n->ctl_fd >= 0)
 		close(n->ctl_fd);
 	n->ctl_fd = cp[1];
-	if (pid < 0) {
+	if (pid < 0 || told) {
 		close(pfd[0]);
-		snprintf(msg, len, "cannot start the vmm of %s: %s", node->name, strerror(-pid));
+		if (!told)
+			snprintf(msg, len, "cannot start the vmm of %s: %s", node->name, strerror(-pid));
 		return -1;
 	}
 	n->pid = pid;

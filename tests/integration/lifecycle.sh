@@ -121,3 +121,16 @@ set +e
 set -e
 [ $rc = 3 ] && grep -q "lab $LAB is not up" "$TMP/err" || fail "down of nothing: rc $rc"
 ok "down of a lab that is not up says so"
+
+# 6. a vmm that cannot be started: its cause named, nothing left (a
+#    child's failure is told through the memory it shares with us, since
+#    the descriptors it failed to take may include the one to tell it on)
+mkdir -p "$TMP/novmm"
+cp "$VQNET" "$TMP/novmm/vqnet"
+set +e
+"$TMP/novmm/vqnet" up "$FILE" 2> "$TMP/err"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "cannot start the vmm of vm0: cannot run $TMP/novmm/vqnet-vmm: No such file or directory" "$TMP/err" ||
+	fail "up without a vqnet-vmm: rc $rc: $(cat "$TMP/err")"
+expect_gone "$LAB"
+ok "a vmm that cannot run is named, and nothing is left: $(cat "$TMP/err")"

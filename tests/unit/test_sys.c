@@ -1,0 +1,157 @@
+/*
+ * sys_spawn and sys_spawn_keep, with real children: what a child holds
+ * after sys_spawn_keep, read by the child itself (it shares our memory
+ * until it exits) and checked here once it has.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sys.h"
+
+#define PROBES 4
+
+struct child {
+	pid_t parent;
+	const int *keep;
+	unsigned n_keep;
+	int probe[PROBES];     /* descriptors the child looks at */
+	int rc;                /* sys_spawn_keep's */
+	int flags[PROBES];     /* F_GETFD of each probe, or -errno */
+};
+
+static int child_main(void *arg)
+{
+	struct child *c = arg;
+	c->rc = sys_spawn_keep(c->parent, c->keep, c->n_keep);
+	for (unsigned i = 0; i < PROBES; i++) {
+		int f = c->probe[i] < 0 ? -EBADF : fcntl(c->probe[i], F_GETFD);
+		c->flags[i] = f < 0 ? -errno : f;
+	}
+	_exit(0);
+}
+
+/* Run a child with c, and wait for it. */
+static void run(struct child *c)
+{
+	static _Alignas(16) char stack[1 << 16];
+	int pidfd = -1;
+	c->parent = getpid();
+	pid_t pid = sys_spawn(child_main, c, stack, sizeof(stack), &pidfd);
+	assert_true(pid > 0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(pidfd);
+}
+
+/* Kept descriptors are there at their numbers, no longer close-on-exec;
+ * the others, close-on-exec or not, are gone. */
+static void test_keeps_only_what_it_is_given(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	int plain = fcntl(p[1], F_DUPFD, 20);   /* not close-on-exec, not kept */
+	assert_true(plain >= 20);
+	int keep[] = { p[0], -1, p[0] };          /* a -1 and a repeat are fine */
+	struct child c = { .keep = keep, .n_keep = 3, .probe = { p[0], p[1], plain, 1 } };
+	run(&c);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.flags[0], 0);
+	assert_int_equal(c.flags[1], -EBADF);
+	assert_int_equal(c.flags[2], -EBADF);
+	assert_true(c.flags[3] >= 0);            /* 0-2 stay */
+	/* and ours are as they were */
+	assert_int_equal(fcntl(p[0], F_GETFD), FD_CLOEXEC);
+	close(plain);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A kept descriptor at the highest number the limit allows: the child's
+ * own pidfd of us must not need a number above it. */
+static void test_keeps_the_last_number(void **state)
+{
+	(void)state;
+	struct rlimit old, low = { 64, 64 };
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dup3(p[0], 63, O_CLOEXEC), 63);
+	low.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int keep[] = { 63 };
+	struct child c = { .keep = keep, .n_keep = 1, .probe = { 63, -1, -1, -1 } };
+	run(&c);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.flags[0], 0);
+	close(63);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A kept descriptor at the number the child's pidfd of us lands on (the
+ * lowest free one, 3, once only 0-2 are left): whatever our 3 is. */
+static void test_keeps_the_first_free_number(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	bool ours = fcntl(3, F_GETFD) < 0;
+	if (ours)
+		assert_int_equal(dup3(p[0], 3, O_CLOEXEC), 3);
+	int keep[] = { p[1], 3 };
+	struct child c = { .keep = keep, .n_keep = 2, .probe = { 3, p[1], -1, -1 } };
+	run(&c);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.flags[0], 0);
+	assert_int_equal(c.flags[1], 0);
+	if (ours)
+		close(3);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A parent that is not ours: refused, not taken from whoever that is. */
+static void test_refuses_another_parent(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	int keep[] = { p[0] };
+	struct child c = { .keep = keep, .n_keep = 1, .probe = { p[0], -1, -1, -1 } };
+	static _Alignas(16) char stack[1 << 16];
+	int pidfd = -1;
+	c.parent = 1;   /* set after run() would: by hand here */
+	pid_t pid = sys_spawn(child_main, &c, stack, sizeof(stack), &pidfd);
+	assert_true(pid > 0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(pidfd);
+	assert_int_equal(c.rc, -ESRCH);
+	assert_int_equal(c.flags[0], -EBADF);
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keeps_only_what_it_is_given),
+		cmocka_unit_test(test_keeps_the_last_number),
+		cmocka_unit_test(test_keeps_the_first_free_number),
+		cmocka_unit_test(test_refuses_another_parent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
