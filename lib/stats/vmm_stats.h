@@ -34,6 +34,7 @@ struct vmm_if_stats {
 	uint64_t bad_header;         /* a peer's offload header we refused */
 	uint64_t reports;            /* a switch's: membership reports not flooded */
 	uint64_t groups;             /* a switch's: IPv6 group memberships it knows now */
+	uint64_t queries;            /* a guest's: MLD queries for its groups, after resets */
 	uint32_t port_state;         /* enum vmm_port_state */
 	int32_t port_error;          /* BROKEN: the guest's violation (-VQ_E*) */
 };

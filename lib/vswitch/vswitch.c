@@ -167,10 +167,11 @@ static unsigned mem_lower(const struct vsw *sw, const uint8_t g[16], unsigned po
 
 static bool takes_all(const struct vsw *sw, unsigned port)
 {
-	return sw->joined[port] == VSW_UNHEARD || sw->joined[port] == VSW_ALL;
+	uint8_t st = sw->joined[port];
+	return st == VSW_ASKED || st == VSW_UNHEARD || st == VSW_ALL;
 }
 
-/* Drop port's memberships and give it state st (VSW_SILENT or VSW_ALL). */
+/* Drop port's memberships and give it state st (a VSW_ state, or 0). */
 static void port_all(struct vsw *sw, unsigned port, uint8_t st)
 {
 	unsigned k = 0;
@@ -180,9 +181,9 @@ static void port_all(struct vsw *sw, unsigned port, uint8_t st)
 	sw->n_mem = k;
 	if (takes_all(sw, port))
 		sw->n_all--;
-	if (st == VSW_ALL)
-		sw->n_all++;
 	sw->joined[port] = st;
+	if (takes_all(sw, port))
+		sw->n_all++;
 }
 
 /* A frame from port: a silent one has spoken (and takes every group's
@@ -195,38 +196,42 @@ static void spoke(struct vsw *sw, unsigned port)
 	}
 }
 
-static void join(struct vsw *sw, unsigned port, const uint8_t g[16])
+/* join and leave: whether the table changed (each change moves the
+ * part of it behind the entry) */
+static bool join(struct vsw *sw, unsigned port, const uint8_t g[16])
 {
 	if (sw->joined[port] == VSW_UNHEARD) {   /* its first report: it is heard */
 		sw->joined[port] = 0;
 		sw->n_all--;
 	}
 	if (sw->joined[port] == VSW_ALL || !group_routed(g))
-		return;
+		return false;
 	unsigned i = mem_lower(sw, g, port);
 	if (i < sw->n_mem && sw->mem[i].port == port && !memcmp(sw->mem[i].group, g, 16))
-		return;
+		return false;
 	if (sw->joined[port] >= VSW_GROUPS_PER_PORT || sw->n_mem == sw->cap_mem) {
 		port_all(sw, port, VSW_ALL);
-		return;
+		return true;
 	}
 	memmove(&sw->mem[i + 1], &sw->mem[i], (sw->n_mem - i) * sizeof(sw->mem[0]));
 	memcpy(sw->mem[i].group, g, 16);
 	sw->mem[i].port = (uint16_t)port;
 	sw->n_mem++;
 	sw->joined[port]++;
+	return true;
 }
 
-static void leave(struct vsw *sw, unsigned port, const uint8_t g[16])
+static bool leave(struct vsw *sw, unsigned port, const uint8_t g[16])
 {
 	if (sw->joined[port] > VSW_GROUPS_PER_PORT)
-		return;
+		return false;
 	unsigned i = mem_lower(sw, g, port);
 	if (i == sw->n_mem || sw->mem[i].port != port || memcmp(sw->mem[i].group, g, 16))
-		return;
+		return false;
 	memmove(&sw->mem[i], &sw->mem[i + 1], (sw->n_mem - i - 1) * sizeof(sw->mem[0]));
 	sw->n_mem--;
 	sw->joined[port]--;
+	return true;
 }
 
 /* An untagged IPv6 frame's ICMPv6 message (*mlen bytes), past hop-by-hop
@@ -260,10 +265,28 @@ static const uint8_t *icmp6_of(const uint8_t *f, size_t len, size_t *mlen)
  * including none, it has left it. */
 static void learn_v2(struct vsw *sw, unsigned port, const uint8_t *m, size_t len)
 {
-	if (len < 8)
+	if (len < 8 || sw->joined[port] == VSW_ALL)   /* it takes all: nothing to learn */
 		return;
 	unsigned n = be16at(m + 6);
+	if (sw->joined[port] == VSW_ASKED) {
+		/* changes mean nothing without the state they change: wait
+		 * for the answer to the query, which has it all */
+		bool state = false;
+		size_t off = 8;
+		for (unsigned r = 0; r < n && len - off >= 20 && !state; r++) {
+			const uint8_t *rec = m + off;
+			size_t rl = 20 + 16 * (size_t)be16at(rec + 2) + 4 * (size_t)rec[1];
+			if (rl > len - off)
+				return;
+			state = rec[0] == 1 || rec[0] == 2;
+			off += rl;
+		}
+		if (!state)
+			return;
+		port_all(sw, port, 0);
+	}
 	size_t off = 8;
+	unsigned changes = 0;
 	for (unsigned r = 0; r < n && len - off >= 20; r++) {
 		const uint8_t *rec = m + off;
 		unsigned type = rec[0], nsrc = be16at(rec + 2);
@@ -271,9 +294,16 @@ static void learn_v2(struct vsw *sw, unsigned port, const uint8_t *m, size_t len
 		if (rl > len - off)
 			return;
 		if (type == 2 || type == 4 || ((type == 1 || type == 3 || type == 5) && nsrc))
-			join(sw, port, rec + 4);
+			changes += join(sw, port, rec + 4);
 		else if ((type == 1 || type == 3) && !nsrc)
-			leave(sw, port, rec + 4);
+			changes += leave(sw, port, rec + 4);
+		/* no host in at most VSW_GROUPS_PER_PORT groups changes more in
+		 * one report; one that churns (each change moves the table) is
+		 * put where reports cost nothing: it takes every group's frames */
+		if (changes > VSW_CHANGES_PER_REPORT) {
+			port_all(sw, port, VSW_ALL);
+			return;
+		}
 		off += rl;
 	}
 }
@@ -290,6 +320,8 @@ static bool mld_report(struct vsw *sw, unsigned port, const uint8_t *f, size_t l
 		return true;
 	if (m[0] == 143)
 		learn_v2(sw, port, m, ml);
+	else if (sw->joined[port] == VSW_ASKED)
+		;   /* MLDv1 answers a group at a time: never known to be all */
 	else if (ml >= 24 && m[0] == 131)   /* MLDv1 (RFC 2710): the group at 8 */
 		join(sw, port, m + 8);
 	else if (ml >= 24)
@@ -319,7 +351,50 @@ void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *jo
 void vsw_snoop_reset(struct vsw *sw, unsigned port)
 {
 	if (sw->mem && port < sw->n_links)
-		port_all(sw, port, VSW_SILENT);
+		port_all(sw, port, VSW_ASKED);
+}
+
+/* The ones' complement sum of len bytes at p (RFC 1071), added to sum. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += be16at(p + i);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+size_t vsw_mld_query(uint8_t *frame, size_t cap, unsigned max_resp_ms)
+{
+	if (cap < VSW_MLD_QUERY_LEN || max_resp_ms > 32767)
+		return 0;
+	memset(frame, 0, VSW_MLD_QUERY_LEN);   /* the virtio-net header too */
+	uint8_t *eth = frame + VSW_VNET_HDR, *ip = eth + 14, *q = ip + 40 + 8;
+	static const uint8_t head[] = {
+		0x33, 0x33, 0, 0, 0, 1,              /* to ff02::1's MAC */
+		0x02, 0, 0, 0, 0, 0,                 /* from the querier's */
+		0x86, 0xdd,
+		0x60, 0, 0, 0, 0, 8 + 28, 0, 1,      /* IPv6; hop-by-hop next; hop limit 1 */
+		0xfe, 0x80, [33] = 0xff, 0xfe,       /* fe80::ff:fe00:0 */
+		[38] = 0xff, 0x02, [53] = 1,         /* ff02::1 */
+		58, 0, 5, 2, 0, 0, 1, 0,             /* router alert: MLD; PadN */
+	};
+	memcpy(eth, head, sizeof(head));
+	q[0] = 130;                                  /* a query; code 0 */
+	q[4] = (uint8_t)(max_resp_ms >> 8);
+	q[5] = (uint8_t)max_resp_ms;
+	/* general: group :: and no sources; S 0, QRV 2, QQIC 125 s */
+	q[24] = 2;
+	q[25] = 125;
+	/* over the pseudo-header: addresses, length, next header */
+	uint32_t sum = csum_add(0, ip + 8, 32) + 28 + 58;
+	sum = csum_add(sum, q, 28);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t c = (uint16_t)~sum;
+	q[2] = (uint8_t)(c >> 8);
+	q[3] = (uint8_t)c;
+	return VSW_MLD_QUERY_LEN;
 }
 
 unsigned vsw_group_ports(const struct vsw *sw, unsigned in, const uint8_t *frame, size_t len,

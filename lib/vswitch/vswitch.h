@@ -53,7 +53,10 @@ struct vsw_member {
 };
 
 #define VSW_GROUPS_PER_PORT 16u  /* a port in more takes every group's frames */
-#define VSW_SILENT 0xfdu         /* a port's joined[]: no frame since its link started */
+#define VSW_CHANGES_PER_REPORT (2 * VSW_GROUPS_PER_PORT) /* ... as does one whose
+					   report changes more of the table */
+#define VSW_ASKED 0xfcu          /* a port's joined[]: forgotten at a reset, asked again */
+#define VSW_SILENT 0xfdu         /* ... no frame since the lab started */
 #define VSW_UNHEARD 0xfeu        /* ... frames, but no report */
 #define VSW_ALL 0xffu            /* ... more groups than VSW_GROUPS_PER_PORT, or no room */
 
@@ -67,7 +70,7 @@ struct vsw {
 	/* memberships (vsw_snoop; none: IPv6 multicast floods) */
 	struct vsw_member *mem;       /* n_mem of cap_mem, sorted by group, then port */
 	unsigned n_mem, cap_mem;
-	uint8_t *joined;              /* by link port: its groups, or VSW_SILENT, _UNHEARD, _ALL */
+	uint8_t *joined;              /* by link port: its groups, or VSW_ASKED, _SILENT, _UNHEARD, _ALL */
 	unsigned n_all;               /* ports that take every group's frames */
 	struct vsw_stats stats;
 };
@@ -137,12 +140,31 @@ int vsw_forward(struct vsw *sw, unsigned in, const uint8_t *frame, size_t len);
  * frames would only fill its ring with others' stale solicitations).
  * Once it has sent something, and until it reports, it takes every
  * group's frames, as it does once it is in more than VSW_GROUPS_PER_PORT
- * groups or mem is full (so a guest cannot crowd others out). */
+ * groups or mem is full (so a guest cannot crowd others out), or once one
+ * report of its changes the table more than VSW_CHANGES_PER_REPORT times
+ * (each change moves the table's tail: a report of joins and leaves of
+ * one group over and over would cost the switch a move of the whole
+ * table per record). */
 void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *joined);
 
-/* Forget what port's guest reported (its link started over: what it says
- * next may be only what changes): silent again, then unheard. */
+/* Forget what port's guest reported: its link was reset (a vmm at either
+ * end restarted, or a peer broke the rings), so the guest, still running
+ * and in its groups, may report next only what changes.  Until it
+ * answers a General Query (vsw_mld_query: the vmm at its end sends one
+ * once the link is back) with a report of every group it is in (current
+ * state records), the port takes every group's frames, and reports of
+ * changes are not learned. */
 void vsw_snoop_reset(struct vsw *sw, unsigned port);
+
+/* An MLDv2 General Query (RFC 3810, 5.1) to all nodes, as a link frame
+ * (the virtio-net header, then Ethernet): what a vmm hands its own guest
+ * when that guest's link to a switch was reset, so the guest reports
+ * all its groups again within max_resp_ms (at most 32767).  From the
+ * link-local fe80::ff:fe00:0 of 02:00:00:00:00:00 (a query must come
+ * from a link-local address, with hop limit 1 and a router alert, or a
+ * host drops it).  Its length, or 0 if cap is too small. */
+#define VSW_MLD_QUERY_LEN (VSW_VNET_HDR + 14 + 40 + 8 + 28)
+size_t vsw_mld_query(uint8_t *frame, size_t cap, unsigned max_resp_ms);
 
 /* The ports a frame vsw_forward sent to VSW_GROUP goes out of, in out
  * (room for n_links): its group's, and those that take every group's,

@@ -56,6 +56,27 @@ static void link_state(struct link *l)
 	PUT(l->st->state, st);
 }
 
+/* l is back after a reset: a vmm at one end restarted, or a peer broke
+ * the rings.  The guests behind it are still running and in their
+ * multicast groups, and report only changes unless asked: a switch
+ * forgets what l's guest reported and takes it every group's frames
+ * again, and a guest's vmm whose link leads to a switch asks its guest
+ * for all its groups, which the switch learns from the answer. */
+static int to_guest(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len);
+
+#define MLD_ASK_MS 1000   /* the guest answers within a second */
+static void ask_groups(struct vmm *m, struct link *l)
+{
+	vsw_snoop_reset(&l->ifc->sw, l->port);
+	const struct lab_end *far = &m->lab->links[l->index].end[l->side ^ 1];
+	if (!port_open(&l->ifc->port) || m->lab->nodes[far->node].kind != LAB_SWITCH)
+		return;
+	uint8_t q[VSW_MLD_QUERY_LEN];
+	size_t len = vsw_mld_query(q, sizeof(q), MLD_ASK_MS);
+	if (to_guest(m, l->ifc, q, len) == 0)
+		ADD(l->ifc->st->queries, 1);
+}
+
 void link_apply(struct vmm *m, struct link *l, const struct vq_poll *rp)
 {
 	struct vq_poll r = *rp;
@@ -80,8 +101,8 @@ void link_apply(struct vmm *m, struct link *l, const struct vq_poll *rp)
 		/* new rings: nothing of the old ones is owed or waited for */
 		l->more = true;
 		l->stalled = false;
-		/* and a new peer, maybe, whose guest's groups we have not heard */
-		vsw_snoop_reset(&l->ifc->sw, l->port);
+		if (rs->resets)   /* not the first start: groups to learn again */
+			ask_groups(m, l);
 		fprintf(stderr, "%s: %s: link %u: reset done (%s)\n", vmm_prog, m->node->name,
 			l->index, vq_reset_why_name(why));
 		break;

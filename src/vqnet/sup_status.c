@@ -161,6 +161,7 @@ static json_t *iface_counters(const struct lab_node *node, const struct sup_node
 	json_object_set_new(o, "bad_header", count(LD(s->bad_header)));
 	json_object_set_new(o, "reports", count(LD(s->reports)));
 	json_object_set_new(o, "groups", count(LD(s->groups)));
+	json_object_set_new(o, "queries", guest ? count(LD(s->queries)) : json_null());
 	return o;
 }
 

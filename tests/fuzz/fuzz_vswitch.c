@@ -37,7 +37,7 @@ static void check(const struct vsw *sw)
 		}
 	}
 	for (unsigned p = 0; p < PORTS; p++) {
-		if (sw->joined[p] >= VSW_SILENT) {
+		if (sw->joined[p] >= VSW_ASKED) {
 			all += sw->joined[p] != VSW_SILENT;
 			trap_unless(per[p] == 0);
 		} else {
