@@ -193,8 +193,14 @@ int sys_spawn_keep(pid_t parent, const int *keep, unsigned n)
 	int err = getppid() == parent ? 0 : -ESRCH;
 	for (unsigned i = 0; !err && i < n; i++) {
 		int fd = keep[i];
-		if (fd < 3 || (fd != from && fcntl(fd, F_GETFD) >= 0))   /* none, or there already */
+		if (fd < 0)
 			continue;
+		if (fd < 3 || (fd != from && fcntl(fd, F_GETFD) >= 0)) {
+			/* there already (0-2, or a repeat): ours now, to keep */
+			if (fcntl(fd, F_SETFD, 0) < 0)
+				err = -errno;
+			continue;
+		}
 		if (fd == from) {
 			/* our pidfd is in the way: to the lowest free number */
 			int moved = fcntl(from, F_DUPFD_CLOEXEC, 3);

@@ -63,14 +63,17 @@ static void test_keeps_only_what_it_is_given(void **state)
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	int plain = fcntl(p[1], F_DUPFD, 20);   /* not close-on-exec, not kept */
 	assert_true(plain >= 20);
-	int keep[] = { p[0], -1, p[0] };          /* a -1 and a repeat are fine */
-	struct child c = { .keep = keep, .n_keep = 3, .probe = { p[0], p[1], plain, 1 } };
+	int keep[] = { p[0], -1, p[0], 2 };       /* a -1 and a repeat are fine */
+	int err_flags = fcntl(2, F_GETFD);
+	assert_int_equal(fcntl(2, F_SETFD, FD_CLOEXEC), 0);
+	struct child c = { .keep = keep, .n_keep = 4, .probe = { p[0], p[1], plain, 2 } };
 	run(&c);
+	assert_int_equal(fcntl(2, F_SETFD, err_flags), 0);
 	assert_int_equal(c.rc, 0);
 	assert_int_equal(c.flags[0], 0);
 	assert_int_equal(c.flags[1], -EBADF);
 	assert_int_equal(c.flags[2], -EBADF);
-	assert_true(c.flags[3] >= 0);            /* 0-2 stay */
+	assert_int_equal(c.flags[3], 0);         /* 0-2 stay; kept, they stay open at exec */
 	/* and ours are as they were */
 	assert_int_equal(fcntl(p[0], F_GETFD), FD_CLOEXEC);
 	close(plain);
