@@ -261,10 +261,10 @@ static bool deliver(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t l
 }
 
 /* Send f where the switch said (out: a port, VSW_FLOOD: every link but
- * in, or VSW_GROUP: its group's links).  A frame is held only for its one
- * destination, so the port to hold it for is returned (-1: none); a flood
- * or a group's frame goes where it can and is dropped (counted) where it
- * cannot, unless it has only one link to go to. */
+ * in, or VSW_GROUP: its group's links, maybe none).  A frame is held only
+ * for its one destination, so the port to hold it for is returned (-1:
+ * none); a flood or a group's frame goes where it can and is dropped
+ * (counted) where it cannot, unless it has only one link to go to. */
 static int forward(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len,
 		   int out, unsigned in)
 {
@@ -273,6 +273,8 @@ static int forward(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t le
 	if (out == VSW_GROUP) {
 		unsigned k = vsw_group_ports(&ifc->sw, in, f + VSW_VNET_HDR, len - VSW_VNET_HDR,
 					     ifc->sw_out);
+		if (k == 1)
+			return deliver(m, ifc, f, len, ifc->sw_out[0]) ? ifc->sw_out[0] : -1;
 		for (unsigned i = 0; i < k; i++)
 			if (deliver(m, ifc, f, len, ifc->sw_out[i]))
 				ADD(ifc->link[ifc->sw_out[i]]->st->drop_full, 1);
