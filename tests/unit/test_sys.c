@@ -40,12 +40,13 @@ static int child_main(void *arg)
 	_exit(0);
 }
 
-/* Run a child with c, and wait for it. */
+/* Run a child with c (its parent: us, unless set), and wait for it. */
 static void run(struct child *c)
 {
 	static _Alignas(16) char stack[1 << 16];
 	int pidfd = -1;
-	c->parent = getpid();
+	if (!c->parent)
+		c->parent = getpid();
 	pid_t pid = sys_spawn(child_main, c, stack, sizeof(stack), &pidfd);
 	assert_true(pid > 0);
 	int st;
@@ -133,15 +134,8 @@ static void test_refuses_another_parent(void **state)
 	int p[2];
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	int keep[] = { p[0] };
-	struct child c = { .keep = keep, .n_keep = 1, .probe = { p[0], -1, -1, -1 } };
-	static _Alignas(16) char stack[1 << 16];
-	int pidfd = -1;
-	c.parent = 1;   /* set after run() would: by hand here */
-	pid_t pid = sys_spawn(child_main, &c, stack, sizeof(stack), &pidfd);
-	assert_true(pid > 0);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	close(pidfd);
+	struct child c = { .parent = 1, .keep = keep, .n_keep = 1, .probe = { p[0], -1, -1, -1 } };
+	run(&c);
 	assert_int_equal(c.rc, -ESRCH);
 	assert_int_equal(c.flags[0], -EBADF);
 	close(p[0]);
