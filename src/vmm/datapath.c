@@ -56,15 +56,18 @@ static void link_state(struct link *l)
 	PUT(l->st->state, st);
 }
 
+static int to_guest(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len);
+
+#define MLD_ASK_MS 1000   /* the guest answers within a second */
+
 /* l is back after a reset: a vmm at one end restarted, or a peer broke
  * the rings.  The guests behind it are still running and in their
  * multicast groups, and report only changes unless asked: a switch
  * forgets what l's guest reported and takes it every group's frames
  * again, and a guest's vmm whose link leads to a switch asks its guest
- * for all its groups, which the switch learns from the answer. */
-static int to_guest(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t len);
-
-#define MLD_ASK_MS 1000   /* the guest answers within a second */
+ * for all its groups, which the switch learns from the answer (a query
+ * the guest's NIC cannot take now is not retried: the switch then goes
+ * on giving that guest every group's frames, which is safe). */
 static void ask_groups(struct vmm *m, struct link *l)
 {
 	vsw_snoop_reset(&l->ifc->sw, l->port);
