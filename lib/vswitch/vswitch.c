@@ -318,14 +318,18 @@ static bool mld_report(struct vsw *sw, unsigned port, const uint8_t *f, size_t l
 		return false;
 	if (!sw->mem || port >= sw->n_links)
 		return true;
-	if (m[0] == 143)
+	if (m[0] == 143) {
 		learn_v2(sw, port, m, ml);
-	else if (sw->joined[port] == VSW_ASKED)
-		;   /* MLDv1 answers a group at a time: never known to be all */
-	else if (ml >= 24 && m[0] == 131)   /* MLDv1 (RFC 2710): the group at 8 */
+	} else if (ml >= 24 && m[0] == 131) {   /* MLDv1 (RFC 2710): the group at 8 */
+		/* a host in MLDv1 mode answers a query a group at a time, the
+		 * others following within the query's delay: its first report
+		 * ends the wait (and a done, below, does not) */
+		if (sw->joined[port] == VSW_ASKED)
+			port_all(sw, port, 0);
 		join(sw, port, m + 8);
-	else if (ml >= 24)
+	} else if (ml >= 24) {
 		leave(sw, port, m + 8);
+	}
 	return true;
 }
 

@@ -152,7 +152,8 @@ void vsw_snoop(struct vsw *sw, struct vsw_member *mem, unsigned cap, uint8_t *jo
  * and in its groups, may report next only what changes.  Until it
  * answers a General Query (vsw_mld_query: the vmm at its end sends one
  * once the link is back) with a report of every group it is in (current
- * state records), the port takes every group's frames, and reports of
+ * state records; or an MLDv1 report, as such a host answers a group at a
+ * time), the port takes every group's frames, and MLDv2 reports of
  * changes are not learned. */
 void vsw_snoop_reset(struct vsw *sw, unsigned port);
 

@@ -60,24 +60,34 @@ static int to_guest(struct vmm *m, struct iface *ifc, const uint8_t *f, size_t l
 
 #define MLD_ASK_MS 1000   /* the guest answers within a second */
 
+/* Hand ifc's guest the owed query for its groups.  A NIC that cannot take
+ * it now (a TAP that is down, a VM with no buffers) gets it once its guest
+ * sends a frame again: an interface coming up does, and only then can it
+ * answer. */
+static void ask_guest(struct vmm *m, struct iface *ifc)
+{
+	uint8_t q[VSW_MLD_QUERY_LEN];
+	size_t len = vsw_mld_query(q, sizeof(q), MLD_ASK_MS);
+	if (to_guest(m, ifc, q, len) == 0) {
+		ifc->ask_owed = false;
+		ADD(ifc->st->queries, 1);
+	}
+}
+
 /* l is back after a reset: a vmm at one end restarted, or a peer broke
  * the rings.  The guests behind it are still running and in their
  * multicast groups, and report only changes unless asked: a switch
  * forgets what l's guest reported and takes it every group's frames
  * again, and a guest's vmm whose link leads to a switch asks its guest
- * for all its groups, which the switch learns from the answer (a query
- * the guest's NIC cannot take now is not retried: the switch then goes
- * on giving that guest every group's frames, which is safe). */
+ * for all its groups, which the switch learns from the answer. */
 static void ask_groups(struct vmm *m, struct link *l)
 {
 	vsw_snoop_reset(&l->ifc->sw, l->port);
 	const struct lab_end *far = &m->lab->links[l->index].end[l->side ^ 1];
 	if (!port_open(&l->ifc->port) || m->lab->nodes[far->node].kind != LAB_SWITCH)
 		return;
-	uint8_t q[VSW_MLD_QUERY_LEN];
-	size_t len = vsw_mld_query(q, sizeof(q), MLD_ASK_MS);
-	if (to_guest(m, l->ifc, q, len) == 0)
-		ADD(l->ifc->st->queries, 1);
+	l->ifc->ask_owed = true;
+	ask_guest(m, l->ifc);
 }
 
 void link_apply(struct vmm *m, struct link *l, const struct vq_poll *rp)
@@ -308,6 +318,8 @@ static void pump_port(struct vmm *m, struct iface *ifc)
 {
 	struct port *pt = &ifc->port;
 	ifc->resumed = false;
+	if (ifc->ask_owed && port_open(pt))
+		ask_guest(m, ifc);
 	for (int n = 0;; n++) {
 		if (ifc->pend.active || !port_open(pt))
 			break;

@@ -176,6 +176,8 @@ struct iface {
 	struct link **link;  /* by switch port: li->n_links of them */
 	struct pending pend; /* a guest frame waiting for full links */
 	bool resumed;        /* its frame went: read the port again now */
+	bool ask_owed;       /* a query for its guest's groups, not taken yet
+				(ask_groups: given at the guest's next frame) */
 	uint16_t cap;        /* captured: its pcapng interface + 1; 0: not */
 	struct vmm_if_stats *st;
 };
