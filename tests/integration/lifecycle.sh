@@ -101,6 +101,12 @@ grep -Eq "^$LAB +dead .*'vqnet down $LAB' cleans up" "$TMP/list" || fail "list: 
 "$VQNET" down "$LAB" > "$TMP/down"
 grep -q "its supervisor (pid $sup) had died; removed 3 namespaces it left" "$TMP/down" || fail "down: $(cat "$TMP/down")"
 expect_gone "$LAB"
+# its uid slot too (a slot is a file its supervisor held locked; one no
+# one holds is a dead lab's, and was left for good)
+for f in /run/vqnet/uids/*; do
+	[ -e "$f" ] || continue
+	flock -n "$f" true && fail "a uid slot no lab holds is left: $f"
+done
 grep -q "lab $LAB is up" /run/vqnet/log/"$LAB".log || fail "down of a dead lab lost its log"
 ok "a dead supervisor: one state everywhere, down cleans up, the log stays"
 
