@@ -259,6 +259,12 @@ static const uint8_t *icmp6_of(const uint8_t *f, size_t len, size_t *mlen)
 	return p;
 }
 
+/* An MLDv2 record's bytes: 20, its sources' and its auxiliary data's. */
+static size_t record_len(const uint8_t *rec)
+{
+	return 20 + 16 * (size_t)be16at(rec + 2) + 4 * (size_t)rec[1];
+}
+
 /* MLDv2 (RFC 3810, 5.2): records of a type, a length of auxiliary data in
  * 32-bit words, a count of sources, a group, the sources, the data.  In
  * exclude mode, or including some source, the guest is in the group;
@@ -275,7 +281,7 @@ static void learn_v2(struct vsw *sw, unsigned port, const uint8_t *m, size_t len
 		size_t off = 8;
 		for (unsigned r = 0; r < n && len - off >= 20 && !state; r++) {
 			const uint8_t *rec = m + off;
-			size_t rl = 20 + 16 * (size_t)be16at(rec + 2) + 4 * (size_t)rec[1];
+			size_t rl = record_len(rec);
 			if (rl > len - off)
 				return;
 			state = rec[0] == 1 || rec[0] == 2;
@@ -290,7 +296,7 @@ static void learn_v2(struct vsw *sw, unsigned port, const uint8_t *m, size_t len
 	for (unsigned r = 0; r < n && len - off >= 20; r++) {
 		const uint8_t *rec = m + off;
 		unsigned type = rec[0], nsrc = be16at(rec + 2);
-		size_t rl = 20 + 16 * (size_t)nsrc + 4 * (size_t)rec[1];
+		size_t rl = record_len(rec);
 		if (rl > len - off)
 			return;
 		if (type == 2 || type == 4 || ((type == 1 || type == 3 || type == 5) && nsrc))
