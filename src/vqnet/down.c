@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* vqnet down LAB: ask the supervisor, stop one that is still starting, or
  * clean up after a dead one. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/pidfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +17,7 @@
 #include "rundir.h"
 #include "sys.h"
 #include "up.h"
+#include "uidslot.h"
 
 #define DOWN_WAIT_MS 30000
 
@@ -56,30 +54,6 @@ static int supervisor_pidfd(const char *lab, pid_t pid)
 	return fd;
 }
 
-/* A dead supervisor's uid slot (sup_up.c): a file in RUN_DIR/uids that
- * no live lab holds locked.  Which one was its is not recorded, so every
- * such file goes: each is a dead lab's.  Locked while it is unlinked, so
- * a lab taking it meanwhile finds its path gone and takes another. */
-static void free_dead_slots(void)
-{
-	DIR *d = opendir(RUN_DIR "/uids");
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			unlinkat(dirfd(d), e->d_name, 0);
-		close(fd);
-	}
-	closedir(d);
-	rmdir(RUN_DIR "/uids");   /* only if empty */
-}
-
 /* The supervisor is gone and we hold the lab's lock: remove what its
  * state file says it may have made. */
 static int clean_leftovers(const char *lab, const struct lab_state *st)
@@ -98,7 +72,9 @@ static int clean_leftovers(const char *lab, const struct lab_state *st)
 			removed++;
 		}
 	}
-	free_dead_slots();
+	/* its uid slot: which one was its is not recorded, but every slot
+	 * no live lab holds is a dead lab's */
+	uid_slots_free_dead(UID_SLOT_DIR);
 	char log[PATH_MAX];
 	lab_log_path(log, sizeof(log), lab);
 	printf("lab %s: its supervisor (pid %d) had died; removed %u namespace%s it left "

@@ -10,6 +10,7 @@
  *   RUN_DIR/LAB.sock    the supervisor's control socket
  *   LOG_DIR/LAB.log     the supervisor's log; kept after `down`, so the
  *                       record of what happened outlives the lab
+ *   UID_SLOT_DIR/N      a lab's uid slot, held by its supervisor (uidslot.h)
  *
  * Everything here trusts RUN_DIR only as far as root does: it is 0700,
  * written by vqnet running as root, and still parsed defensively.
@@ -25,6 +26,7 @@
 
 #define RUN_DIR "/run/vqnet"
 #define LOG_DIR RUN_DIR "/log"
+#define UID_SLOT_DIR RUN_DIR "/uids"
 
 /* RUN_DIR/LAB + suffix, or LOG_DIR/LAB.log: 0 or -ENAMETOOLONG. */
 int lab_path(char *buf, size_t len, const char *lab, const char *suffix);

@@ -125,7 +125,7 @@ struct sup {
 	int lab_fd;           /* the lab text, sealed: what up validated */
 	int status_fd;        /* to `vqnet up` until we are up, then -1 */
 	int lock_fd;          /* the lab's lock, from `vqnet up`: held till teardown */
-	int slot_fd;          /* our uid slot's lock (RUN_DIR/uids/SLOT) */
+	int slot_fd;          /* our uid slot (UID_SLOT_DIR/SLOT), locked */
 	unsigned slot;
 	int sigfd, epfd, lsock;
 	struct sup_link *links;

@@ -15,6 +15,7 @@
 #include "netns.h"
 #include "sup.h"
 #include "sys.h"
+#include "uidslot.h"
 
 #define STOP_GRACE_MS 2000
 
@@ -84,12 +85,8 @@ void sup_teardown(void)
 		n->stats = NULL;
 	}
 	if (S.slot_fd >= 0) {
-		char slot[sizeof(RUN_DIR) + 32];
-		snprintf(slot, sizeof(slot), RUN_DIR "/uids/%u", S.slot);
-		unlink(slot);
-		close(S.slot_fd);
+		uid_slot_release(UID_SLOT_DIR, S.slot, S.slot_fd);
 		S.slot_fd = -1;
-		rmdir(RUN_DIR "/uids");   /* only if empty */
 	}
 	/* we hold the lab's lock: the files go, the lock last */
 	lab_remove_files(lab->name);

@@ -30,6 +30,7 @@
 #include "netns.h"
 #include "sup.h"
 #include "sys.h"
+#include "uidslot.h"
 
 #define READY_TIMEOUT_MS 15000
 
@@ -78,40 +79,25 @@ uid_t sup_uid(unsigned role, unsigned node)
 
 static int take_uid_slot(char *msg, size_t len)
 {
-	char path[sizeof(RUN_DIR) + 32];
 	if (S.lab->n_nodes > SUP_ROLE_UIDS) {
 		snprintf(msg, len, "more than %u nodes", SUP_ROLE_UIDS);
-		return -1;
-	}
-	if (mkdir(RUN_DIR "/uids", 0700) < 0 && errno != EEXIST) {
-		snprintf(msg, len, "%s/uids: %s", RUN_DIR, strerror(errno));
 		return -1;
 	}
 	/* start where the lab's name points, so labs rarely probe far */
 	unsigned h = 2166136261u;
 	for (const char *c = S.lab->name; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	for (unsigned k = 0; k < VMM_UID_SLOTS; k++) {
-		unsigned s = (h + k) % VMM_UID_SLOTS;
-		snprintf(path, sizeof(path), RUN_DIR "/uids/%u", s);
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			snprintf(msg, len, "%s: %s", path, strerror(errno));
-			return -1;
-		}
-		struct stat held, now;
-		/* a slot file unlinked by its last holder is no slot: check
-		 * that the path still names what we locked (as lab_lock does) */
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
-		    stat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-			S.slot_fd = fd;
-			S.slot = s;
-			return 0;
-		}
-		close(fd);
+	int fd = uid_slot_take(UID_SLOT_DIR, h % VMM_UID_SLOTS, VMM_UID_SLOTS, &S.slot);
+	if (fd == -EBUSY) {
+		snprintf(msg, len, "all %u uid slots are taken", VMM_UID_SLOTS);
+		return -1;
 	}
-	snprintf(msg, len, "all %u uid slots are taken", VMM_UID_SLOTS);
-	return -1;
+	if (fd < 0) {
+		snprintf(msg, len, "uid slot in %s: %s", UID_SLOT_DIR, strerror(-fd));
+		return -1;
+	}
+	S.slot_fd = fd;
+	return 0;
 }
 
 /* ---- guests: a network, PID and mount namespace each ------------------------- */

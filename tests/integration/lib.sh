@@ -18,7 +18,7 @@ cleanup() {
 		"$VQNET" down "$l" >/dev/null 2>&1 || true
 		rm -f /run/vqnet/log/"$l".log /run/vqnet/log/"$l".*.console
 	done
-	rmdir /run/vqnet/log /run/vqnet 2>/dev/null || true
+	rmdir /run/vqnet/uids /run/vqnet/log /run/vqnet 2>/dev/null || true
 	jobs -p | xargs -r kill 2>/dev/null || true
 	rm -rf "$TMP"
 	exit $rc

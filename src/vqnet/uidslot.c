@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* uid slots: see uidslot.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "uidslot.h"
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* fd is locked: does dirfd/name still name it? */
+static int still_named(int dirfd, const char *name, int fd)
+{
+	struct stat held, now;
+	return fstat(fd, &held) == 0 && fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       same_file(&held, &now);
+}
+
+int uid_slot_take(const char *dir, unsigned first, unsigned n, unsigned *slot)
+{
+	if (n == 0)
+		return -EINVAL;
+	int dfd = -1;
+	/* the directory stays once made; a bounded retry covers an older
+	 * vqnet that removed it when it emptied */
+	for (int tries = 0; dfd < 0; tries++) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 && (errno != ENOENT || tries == 100))
+			return -errno;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		unsigned s = (first + k) % n;
+		char name[16];
+		snprintf(name, sizeof(name), "%u", s);
+		int fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			int err = errno;
+			close(dfd);
+			return -err;
+		}
+		/* a file its last holder unlinked after we opened it is no slot */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && still_named(dfd, name, fd)) {
+			close(dfd);
+			*slot = s;
+			return fd;
+		}
+		close(fd);
+	}
+	close(dfd);
+	return -EBUSY;
+}
+
+void uid_slot_release(const char *dir, unsigned slot, int fd)
+{
+	char path[4096];
+	/* we hold its lock, so the name is still ours */
+	if (snprintf(path, sizeof(path), "%s/%u", dir, slot) < (int)sizeof(path))
+		unlink(path);
+	close(fd);
+}
+
+int uid_slot_reap(int dirfd, const char *name, int fd)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return 0;   /* a live lab's */
+	/* While we hold the lock only we may unlink the name; but it may
+	 * already name another file (a live lab's) if the one we opened was
+	 * reaped after we opened it. */
+	int gone = still_named(dirfd, name, fd) && unlinkat(dirfd, name, 0) == 0;
+	flock(fd, LOCK_UN);
+	return gone;
+}
+
+unsigned uid_slots_free_dead(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	unsigned gone = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		gone += (unsigned)uid_slot_reap(dirfd(d), e->d_name, fd);
+		close(fd);
+	}
+	closedir(d);
+	return gone;
+}
