@@ -7,6 +7,11 @@
  * consumer copies each frame out (a socket's recv copies too) and times
  * from its first frame to its last.  Batch 32 means 32 frames per publish
  * and kick decision on the link, and sendmmsg/recvmmsg of 32 on the socket.
+ * A link consumer that finds the ring empty polls it for up to --spin-us
+ * before it asks for a kick and sleeps, yielding the CPU between looks, as
+ * the vmm does ([lab] poll, 50 us by default): one that sleeps at once
+ * pays a wake-up for every batch it catches up on, which made batch 32
+ * slower than batch 1 across CPUs.  --spin-us 0 shows that.
  *
  * Where the two processes run decides the result, so each table is for one
  * placement, both processes pinned (sched_setaffinity): "same", both on one
@@ -15,12 +20,12 @@
  * wake-up is an inter-processor interrupt, and every ring index a cache
  * line moving between CPUs).  csw/kfr counts both processes' voluntary
  * context switches (getrusage: sleeps on a doorbell, or in recv/send) per
- * thousand frames.
+ * thousand frames (a yield that lets the peer run is not one).
  *
  * Then a latency table: round trips of one 64-byte frame (ping-pong) on a
- * link whose receivers sleep on the doorbell at once, as the vmm does, on
- * the same link with receivers polling the ring for up to --spin-us first
- * (what polling would buy, and what it costs on a shared CPU), and on the
+ * link whose receivers sleep on the doorbell at once, on the same link with
+ * receivers polling the ring for up to --spin-us first, as the vmm does
+ * (what polling buys, and what it costs on a shared CPU), and on the
  * socketpair.
  *
  * usage: vq_ring_bench [--frames N] [--rounds N] [--cpus same|cross|both]
@@ -81,6 +86,28 @@ static void wait_bell(int fd)
 	sys_clear(fd);
 }
 
+/* Nothing to do: keep polling (true) until spin_ns have passed since
+ * *idle_since (0: idle from now), then sleep (false).  Between looks the
+ * CPU goes to anyone who wants it, as in the vmm's poll_events: a peer on
+ * this CPU runs, an idle CPU keeps looking. */
+static bool keep_polling(uint64_t *idle_since, uint64_t spin_ns)
+{
+	if (!spin_ns)
+		return false;
+	uint64_t now = sys_now_ns();
+	if (!*idle_since)
+		*idle_since = now;
+	sched_yield();
+	return now - *idle_since < spin_ns;
+}
+
+/* A producer that finds the ring full takes room the consumer has already
+ * returned, or else sleeps until it has returned 3/4 of the ring
+ * (tx_wait_room).  It does not poll: that pulls the used ring's cache
+ * lines away from the consumer that writes them (at 1500 B in batches of
+ * 32 the rate swung from 6 M to 1.5 M frames/s across CPUs).  Nor does it
+ * ask for a kick at the first returned chunk: on a shared CPU that wakes
+ * it for every batch (2 M frames/s instead of 13 M). */
 static void vq_produce(struct vq_port *p, int peer_bell, int my_bell,
 		       size_t size, unsigned batch)
 {
@@ -102,7 +129,7 @@ static void vq_produce(struct vq_port *p, int peer_bell, int my_bell,
 			die("publish", kick);
 		if (kick)
 			sys_ring(peer_bell);
-		if (n == 0 && !vq_port_tx_wait(p)) {
+		if (n == 0 && !vq_port_tx_wait(p) && !vq_port_tx_wait_room(p)) {
 			wait_bell(my_bell);
 			vq_port_tx_nowait(p);
 		}
@@ -110,22 +137,26 @@ static void vq_produce(struct vq_port *p, int peer_bell, int my_bell,
 }
 
 static uint64_t vq_consume(struct vq_port *p, int peer_bell, int my_bell,
-			   unsigned batch)
+			   unsigned batch, uint64_t spin_ns)
 {
 	static uint8_t buf[VQ_FRAME_MAX];
 	struct vq_frame f[MAXBATCH];
 	unsigned long long got = 0;
-	uint64_t t0 = 0;
+	uint64_t t0 = 0, idle = 0;
 	while (got < frames) {
 		int n = vq_port_recv(p, f, batch);
 		if (n < 0)
 			die("recv", n);
 		if (n == 0) {
+			if (keep_polling(&idle, spin_ns))
+				continue;
 			if (!vq_port_rx_wait(p))
 				wait_bell(my_bell);
 			vq_port_rx_nowait(p);
+			idle = 0;
 			continue;
 		}
+		idle = 0;
 		if (!t0)
 			t0 = sys_now_ns();
 		for (int i = 0; i < n; i++) {
@@ -167,7 +198,7 @@ static void sock_produce(int fd, size_t size, unsigned batch)
 
 static uint64_t sock_consume(int fd, unsigned batch)
 {
-	static uint8_t buf[MAXBATCH][2048];
+	static uint8_t buf[MAXBATCH][VQ_FRAME_MAX];
 	struct iovec iov[MAXBATCH];
 	struct mmsghdr m[MAXBATCH];
 	for (unsigned i = 0; i < batch; i++) {
@@ -204,23 +235,24 @@ static void vq_send_one(struct vq_port *p, int peer_bell, const uint8_t *frame)
 
 /* Wait for one frame: first polling the ring for up to spin_ns without
  * asking for a kick (so the sender makes no system call either), then
- * asking for one and sleeping on the doorbell, as the vmm always does. */
+ * asking for one and sleeping on the doorbell. */
 static void vq_recv_one(struct vq_port *p, int peer_bell, int my_bell, uint64_t spin_ns)
 {
 	static uint8_t buf[VQ_FRAME_MAX];
 	struct vq_frame f;
-	uint64_t until = spin_ns ? sys_now_ns() + spin_ns : 0;
+	uint64_t idle = 0;
 	for (;;) {
 		int n = vq_port_recv(p, &f, 1);
 		if (n < 0)
 			die("recv", n);
 		if (n)
 			break;
-		if (until && sys_now_ns() < until)
+		if (keep_polling(&idle, spin_ns))
 			continue;
 		if (!vq_port_rx_wait(p))
 			wait_bell(my_bell);
 		vq_port_rx_nowait(p);
+		idle = 0;
 	}
 	memcpy(buf, f.iov[0].iov_base, f.iov[0].iov_len);
 	vq_port_recv_done(p, &f, 1);
@@ -251,7 +283,7 @@ static uint64_t vq_pingpong(struct vq_port *p, int peer_bell, int my_bell, int s
 
 static uint64_t sock_pingpong(int fd, int side)
 {
-	uint8_t buf[2048];
+	static uint8_t buf[2048];
 	memset(buf, 0xab, 64);
 	uint64_t t0 = sys_now_ns();
 	for (unsigned long long i = 0; i < rtts; i++) {
@@ -266,12 +298,12 @@ static uint64_t sock_pingpong(int fd, int side)
 }
 
 /* Run producer and consumer as two processes, the producer on cpu[0] and
- * the consumer on cpu[1]; returns the consumer's ns, and in *csw both
- * processes' voluntary context switches.  With spin_ns >= 0 the two play
- * ping-pong instead (rtts round trips of 64 bytes, the link's receivers
- * polling up to spin_ns before they sleep), and it returns side 0's ns. */
+ * the consumer on cpu[1], each link side polling up to spin_ns before it
+ * sleeps; returns the consumer's ns, and in *csw both processes' voluntary
+ * context switches.  With pingpong the two play ping-pong instead (rtts
+ * round trips of 64 bytes), and it returns side 0's ns. */
 static uint64_t run(bool vq, size_t size, unsigned batch, const int cpu[2], uint64_t *csw,
-		    long long spin_ns)
+		    bool pingpong, uint64_t spin_ns)
 {
 	int res[2];
 	if (pipe(res) < 0)
@@ -312,14 +344,13 @@ static uint64_t run(bool vq, size_t size, unsigned batch, const int cpu[2], uint
 				die("mmap", -err);
 			if ((err = vq_port_attach(&p, mem, len, (unsigned)side)))
 				die("attach", err);
-			if (spin_ns >= 0)
-				ns = vq_pingpong(&p, bell[side ^ 1][1], bell[side][0], side,
-						 (uint64_t)spin_ns);
+			if (pingpong)
+				ns = vq_pingpong(&p, bell[side ^ 1][1], bell[side][0], side, spin_ns);
 			else if (side == 0)
 				vq_produce(&p, bell[1][1], bell[0][0], size, batch);
 			else
-				ns = vq_consume(&p, bell[0][1], bell[1][0], batch);
-		} else if (spin_ns >= 0) {
+				ns = vq_consume(&p, bell[0][1], bell[1][0], batch, spin_ns);
+		} else if (pingpong) {
 			ns = sock_pingpong(sv[side], side);
 		} else if (side == 0) {
 			sock_produce(sv[0], size, batch);
@@ -343,7 +374,7 @@ static uint64_t run(bool vq, size_t size, unsigned batch, const int cpu[2], uint
 		struct result r;
 		if (read(res[0], &r, sizeof(r)) != sizeof(r))
 			die("producer or consumer failed", EIO);
-		if (r.side == (spin_ns >= 0 ? 0 : 1))
+		if (r.side == (pingpong ? 0 : 1))
 			ns = r.ns;
 		*csw += r.csw;
 	}
@@ -369,23 +400,23 @@ static int cmp_u64(const void *a, const void *b)
 
 /* The median of rounds runs of one cell (time, and its context switches). */
 static uint64_t median_run(bool vq, size_t size, unsigned batch, const int cpu[2],
-			   unsigned rounds, uint64_t *csw, long long spin_ns)
+			   unsigned rounds, uint64_t *csw, bool pingpong, uint64_t spin_ns)
 {
 	uint64_t ns[16], sw[16];
 	for (unsigned r = 0; r < rounds; r++)
-		ns[r] = run(vq, size, batch, cpu, &sw[r], spin_ns);
+		ns[r] = run(vq, size, batch, cpu, &sw[r], pingpong, spin_ns);
 	qsort(ns, rounds, sizeof(ns[0]), cmp_u64);
 	qsort(sw, rounds, sizeof(sw[0]), cmp_u64);
 	*csw = sw[rounds / 2];
 	return ns[rounds / 2];
 }
 
-static unsigned long parse_ul(const char *s, unsigned long max, const char *opt)
+static unsigned long parse_ul(const char *s, unsigned long min, unsigned long max, const char *opt)
 {
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v == 0 || v > max) {
+	if (errno || *end || end == s || s[0] == '-' || v < min || v > max) {
 		fprintf(stderr, "vq_ring_bench: bad %s \"%s\"\n", opt, s);
 		exit(2);
 	}
@@ -399,7 +430,9 @@ static void usage(FILE *to)
 		    "                     [--rtts N] [--spin-us N] [--throughput-only | --latency-only]\n"
 		    "  defaults: 1000000 frames, median of 3 rounds, both placements,\n"
 		    "  sizes 64 and 1500, batches 1 and 32, link and socketpair;\n"
-		    "  latency: 20000 round trips, receivers polling 50 us before sleeping\n");
+		    "  link receivers poll the ring up to --spin-us (50) before they sleep, as the\n"
+		    "  vmm does (0: sleep at once); latency: 20000 round trips, receivers sleeping\n"
+		    "  at once and polling --spin-us first\n");
 }
 
 int main(int argc, char **argv)
@@ -409,13 +442,13 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--frames") && v) {
-			frames = parse_ul(argv[++i], 1000000000ul, a);
+			frames = parse_ul(argv[++i], 1, 1000000000ul, a);
 		} else if (!strcmp(a, "--rounds") && v) {
-			rounds = parse_ul(argv[++i], 15, a);
+			rounds = parse_ul(argv[++i], 1, 15, a);
 		} else if (!strcmp(a, "--size") && v) {
-			only_size = parse_ul(argv[++i], 65536, a);
+			only_size = parse_ul(argv[++i], 1, 65536, a);   /* <= VQ_FRAME_MAX */
 		} else if (!strcmp(a, "--batch") && v) {
-			only_batch = parse_ul(argv[++i], MAXBATCH, a);
+			only_batch = parse_ul(argv[++i], 1, MAXBATCH, a);
 		} else if (!strcmp(a, "--cpus") && v) {
 			v = argv[++i];
 			same = !strcmp(v, "same") || !strcmp(v, "both");
@@ -425,9 +458,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else if (!strcmp(a, "--rtts") && v) {
-			rtts = parse_ul(argv[++i], 100000000ul, a);
+			rtts = parse_ul(argv[++i], 1, 100000000ul, a);
 		} else if (!strcmp(a, "--spin-us") && v) {
-			spin_us = parse_ul(argv[++i], 1000000ul, a);
+			spin_us = parse_ul(argv[++i], 0, 1000000ul, a);
 		} else if (!strcmp(a, "--link-only")) {
 			sock = false;
 		} else if (!strcmp(a, "--throughput-only")) {
@@ -451,16 +484,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vq_ring_bench: one CPU only: no cross-CPU table\n");
 		cross = false;
 	}
+	uint64_t spin_ns = (uint64_t)spin_us * 1000;
 
 	printf("One-way frames between two processes, %llu frames per cell, median of %lu rounds\n",
 	       frames, rounds);
 	printf("(vqnet link: %zu-byte sealed memfd, %u x %u B chunks per direction, pipe doorbells;\n"
 	       " socket: AF_UNIX SOCK_SEQPACKET socketpair; csw/kfr: voluntary context switches\n"
-	       " of both processes per 1000 frames)\n",
+	       " of both processes per 1000 frames; a link consumer finding the ring empty\n"
+	       " polls it for up to %lu us before it sleeps, as the vmm does)\n",
 	       vq_link_bytes(VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT),
-	       VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT);
-	const size_t sizes[] = { 64, 1500 };
-	const unsigned batches[] = { 1, 32 };
+	       VQ_LINK_NUM_DEFAULT, VQ_LINK_CHUNK_DEFAULT, spin_us);
+	/* --size and --batch replace the defaults' lists */
+	size_t sizes[] = { 64, 1500 };
+	unsigned batches[] = { 1, 32 };
+	int n_sizes = 2, n_batches = 2;
+	if (only_size)
+		sizes[0] = only_size, n_sizes = 1;
+	if (only_batch)
+		batches[0] = (unsigned)only_batch, n_batches = 1;
 	for (int place = 0; place < 2 && tput; place++) {
 		if (!(place ? cross : same))
 			continue;
@@ -473,16 +514,13 @@ int main(int argc, char **argv)
 		printf("%6s %6s | %11s %8s %7s | %11s %8s %7s | %7s\n", "size", "batch",
 		       "link fr/s", "ns/fr", "csw/kfr", "sock fr/s", "ns/fr", "csw/kfr", "ratio");
 		printf("--------------+------------------------------+------------------------------+--------\n");
-		for (int s = 0; s < 2; s++) {
-			for (int b = 0; b < 2; b++) {
-				if ((only_size && sizes[s] != only_size) ||
-				    (only_batch && batches[b] != only_batch))
-					continue;
+		for (int s = 0; s < n_sizes; s++) {
+			for (int b = 0; b < n_batches; b++) {
 				uint64_t vsw, ssw = 0;
 				double vq = (double)median_run(true, sizes[s], batches[b], cpu,
-							       (unsigned)rounds, &vsw, -1);
+							       (unsigned)rounds, &vsw, false, spin_ns);
 				double so = sock ? (double)median_run(false, sizes[s], batches[b],
-								      cpu, (unsigned)rounds, &ssw, -1)
+								      cpu, (unsigned)rounds, &ssw, false, 0)
 						 : 0;
 				double vq_rate = (double)frames * 1e9 / vq;
 				double so_rate = sock ? (double)frames * 1e9 / so : 0;
@@ -501,8 +539,8 @@ int main(int argc, char **argv)
 	if (!lat)
 		return 0;
 	printf("\nRound trip of one 64 B frame, %llu round trips, median of %lu rounds: a link whose\n"
-	       "receivers sleep on the doorbell at once (as the vmm does), the same polling the ring\n"
-	       "for up to %lu us first, and the socketpair (blocking recv)\n", rtts, rounds, spin_us);
+	       "receivers sleep on the doorbell at once, the same polling the ring for up to %lu us\n"
+	       "first (as the vmm does), and the socketpair (blocking recv)\n", rtts, rounds, spin_us);
 	printf("%-10s | %10s %7s | %10s %7s | %10s %7s\n", "placement", "link us", "csw/rt",
 	       "poll us", "csw/rt", "sock us", "csw/rt");
 	printf("-----------+--------------------+--------------------+-------------------\n");
@@ -510,13 +548,13 @@ int main(int argc, char **argv)
 		if (!(place ? cross : same))
 			continue;
 		int cpu[2] = { cpus[0], place ? cpus[1] : cpus[0] };
-		long long spins[3] = { 0, (long long)spin_us * 1000, 0 };
+		uint64_t spins[3] = { 0, spin_ns, 0 };
 		printf("%-10s", place ? "cross-CPU" : "same CPU");
 		for (int k = 0; k < 3; k++) {
 			uint64_t sw;
 			if (k == 2 && !sock)
 				break;
-			double ns = (double)median_run(k < 2, 64, 1, cpu, (unsigned)rounds, &sw, spins[k]);
+			double ns = (double)median_run(k < 2, 64, 1, cpu, (unsigned)rounds, &sw, true, spins[k]);
 			printf(" | %10.2f %7.2f", ns / (double)rtts / 1000.0, (double)sw / (double)rtts);
 			fflush(stdout);
 		}

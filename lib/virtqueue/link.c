@@ -534,6 +534,11 @@ bool vq_port_tx_wait(struct vq_port *p)
 	return p->up && vq_drv_enable_notify(&p->tx);
 }
 
+bool vq_port_tx_wait_room(struct vq_port *p)
+{
+	return p->up && vq_drv_enable_notify_delayed(&p->tx);
+}
+
 void vq_port_tx_nowait(struct vq_port *p)
 {
 	if (p->up)

@@ -360,6 +360,19 @@ bool vq_drv_enable_notify(struct vq_driver *d)
 				 &d->r.used[1], d->last_used);
 }
 
+bool vq_drv_enable_notify_delayed(struct vq_driver *d)
+{
+	if (d->broken || !d->event_idx)
+		return vq_drv_enable_notify(d);
+	uint16_t bufs = (uint16_t)((uint16_t)(d->avail_idx - d->last_used) * 3u / 4u);
+	st16(d->r.used_event, (uint16_t)(d->last_used + bufs));
+	full_barrier();
+	/* the device kicks when its used index passes last_used + bufs: if it
+	 * already has, no kick comes, so say so (the index is only compared:
+	 * reap checks it) */
+	return (uint16_t)(ld16(&d->r.used[1]) - d->last_used) > bufs;
+}
+
 void vq_drv_disable_notify(struct vq_driver *d)
 {
 	/* With event index a stale used_event already suppresses interrupts

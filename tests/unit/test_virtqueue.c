@@ -254,6 +254,47 @@ static void test_kick_event_idx(void **state)
 	pair_free(p);
 }
 
+/* A driver waiting for room asks to be woken once more than 3/4 of its 8
+ * outstanding chains are back: the 7th, not the 1st. */
+static void test_kick_delayed(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(8, true);
+	struct vq_chain c[8];
+	for (unsigned i = 0; i < 8; i++)
+		offer(p, WIN_LO + i, 1);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 8), 8);
+	assert_false(vq_drv_enable_notify_delayed(&p->d));
+	for (unsigned i = 0; i < 6; i++) {
+		assert_int_equal(vq_dev_put(&p->v, &c[i].head, NULL, 1), 0);
+		assert_int_equal(vq_dev_publish(&p->v), 0);
+	}
+	assert_int_equal(vq_dev_put(&p->v, &c[6].head, NULL, 1), 0);
+	assert_int_equal(vq_dev_publish(&p->v), 1);
+	/* armed after the device passed the mark: retry, do not sleep */
+	uint16_t ids[8];
+	assert_int_equal(vq_drv_reap(&p->d, ids, NULL, 2), 2);
+	assert_true(vq_drv_enable_notify_delayed(&p->d));   /* 5 back of 6 */
+	assert_int_equal(vq_drv_reap(&p->d, ids, NULL, 8), 5);
+	/* one outstanding: woken by it */
+	assert_false(vq_drv_enable_notify_delayed(&p->d));
+	assert_int_equal(vq_dev_put(&p->v, &c[7].head, NULL, 1), 0);
+	assert_int_equal(vq_dev_publish(&p->v), 1);
+	pair_free(p);
+
+	/* without event index there is no mark: as enable_notify */
+	p = pair_new(4, false);
+	offer(p, WIN_LO, 1);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 4), 1);
+	vq_drv_disable_notify(&p->d);
+	assert_false(vq_drv_enable_notify_delayed(&p->d));
+	assert_int_equal(vq_dev_put(&p->v, &c[0].head, NULL, 1), 0);
+	assert_int_equal(vq_dev_publish(&p->v), 1);
+	pair_free(p);
+}
+
 static void test_kick_flags(void **state)
 {
 	(void)state;
@@ -725,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_wraparound),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_kick_event_idx),
+		cmocka_unit_test(test_kick_delayed),
 		cmocka_unit_test(test_kick_flags),
 		cmocka_unit_test(test_need_event_wraps),
 		cmocka_unit_test(test_bad_avail_idx),
