@@ -208,8 +208,11 @@ static uint64_t sock_consume(int fd, unsigned batch)
 	unsigned long long got = 0;
 	uint64_t t0 = 0;
 	while (got < frames) {
+		/* a blocking recvmmsg waits for all it asks for: never more
+		 * than are still to come */
+		unsigned want = frames - got < batch ? (unsigned)(frames - got) : batch;
 		int r = batch == 1 ? (int)(recv(fd, buf[0], sizeof(buf[0]), 0) > 0)
-				   : recvmmsg(fd, m, batch, 0, NULL);
+				   : recvmmsg(fd, m, want, 0, NULL);
 		if (r <= 0)
 			die("recv", errno);
 		if (!t0)

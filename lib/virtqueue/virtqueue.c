@@ -364,7 +364,8 @@ bool vq_drv_enable_notify_delayed(struct vq_driver *d)
 {
 	if (d->broken || !d->event_idx)
 		return vq_drv_enable_notify(d);
-	uint16_t bufs = (uint16_t)((uint16_t)(d->avail_idx - d->last_used) * 3u / 4u);
+	/* of what the device has: published, not merely added */
+	uint16_t bufs = (uint16_t)((uint16_t)(d->avail_kicked - d->last_used) * 3u / 4u);
 	st16(d->r.used_event, (uint16_t)(d->last_used + bufs));
 	full_barrier();
 	/* the device kicks when its used index passes last_used + bufs: if it

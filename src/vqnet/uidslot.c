@@ -23,40 +23,45 @@ static int still_named(int dirfd, const char *name, int fd)
 	       same_file(&held, &now);
 }
 
-int uid_slot_take(const char *dir, unsigned first, unsigned n, unsigned *slot)
+/* One pass over the slots: a locked fd, -EBUSY, -ENOENT if the directory
+ * went away meanwhile, or -errno. */
+static int take_one(const char *dir, unsigned first, unsigned n, unsigned *slot)
 {
-	if (n == 0)
-		return -EINVAL;
-	int dfd = -1;
-	/* the directory stays once made; a bounded retry covers an older
-	 * vqnet that removed it when it emptied */
-	for (int tries = 0; dfd < 0; tries++) {
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 && (errno != ENOENT || tries == 100))
-			return -errno;
-	}
-	for (unsigned k = 0; k < n; k++) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int rc = -EBUSY;
+	for (unsigned k = 0; k < n && rc == -EBUSY; k++) {
 		unsigned s = (first + k) % n;
 		char name[16];
 		snprintf(name, sizeof(name), "%u", s);
 		int fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
-			int err = errno;
-			close(dfd);
-			return -err;
-		}
-		/* a file its last holder unlinked after we opened it is no slot */
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && still_named(dfd, name, fd)) {
-			close(dfd);
+			rc = -errno;
+		} else if (flock(fd, LOCK_EX | LOCK_NB) == 0 && still_named(dfd, name, fd)) {
 			*slot = s;
-			return fd;
+			rc = fd;
+		} else {
+			/* held, or unlinked by its last holder after we opened it */
+			close(fd);
 		}
-		close(fd);
 	}
 	close(dfd);
-	return -EBUSY;
+	return rc;
+}
+
+int uid_slot_take(const char *dir, unsigned first, unsigned n, unsigned *slot)
+{
+	if (n == 0)
+		return -EINVAL;
+	/* the directory stays once made; a bounded retry covers anyone who
+	 * removes it while empty (an older vqnet, a test's cleanup) */
+	int rc = -ENOENT;
+	for (int tries = 0; rc == -ENOENT && tries < 100; tries++)
+		rc = take_one(dir, first, n, slot);
+	return rc;
 }
 
 void uid_slot_release(const char *dir, unsigned slot, int fd)

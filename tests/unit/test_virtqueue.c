@@ -283,6 +283,22 @@ static void test_kick_delayed(void **state)
 	assert_int_equal(vq_dev_publish(&p->v), 1);
 	pair_free(p);
 
+	/* chains added but not yet published are not the device's to
+	 * return: the mark counts the 2 it has, not the 8 added (found in
+	 * review: it waited for 6 of 2, for ever) */
+	p = pair_new(8, true);
+	offer(p, WIN_LO, 1);
+	offer(p, WIN_LO, 1);
+	vq_drv_publish(&p->d);
+	for (unsigned i = 0; i < 6; i++)
+		offer(p, WIN_LO, 1);
+	assert_int_equal(vq_dev_take(&p->v, c, 8), 2);
+	assert_false(vq_drv_enable_notify_delayed(&p->d));
+	assert_int_equal(vq_dev_put(&p->v, &c[0].head, NULL, 1), 0);
+	assert_int_equal(vq_dev_put(&p->v, &c[1].head, NULL, 1), 0);
+	assert_int_equal(vq_dev_publish(&p->v), 1);
+	pair_free(p);
+
 	/* without event index there is no mark: as enable_notify */
 	p = pair_new(4, false);
 	offer(p, WIN_LO, 1);
