@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/fabrics.sh BUILD_DIR - the same two-guest workloads over four
+# bench/fabrics.sh BUILD_DIR - the same two-guest workloads over five
 # fabrics, in one run, all inside namespaces this script creates:
 #
 #   vqnet   two guests of a vqnet lab (shared-memory virtqueues)
@@ -7,6 +7,9 @@
 #   tapfwd  bench/tapfwd: one process copying frames between a TAP in each
 #           guest, with vnet headers and offloads as vqnet's TAPs have them
 #           (the floor of any TAP datapath)
+#   xdpfwd  bench/xdpfwd: one process copying frames between two veths over
+#           AF_XDP, a batch per system call but no offloads (a datapath
+#           that is not a TAP)
 #   vde     vde_switch with a vde_plug2tap TAP in each guest
 #
 # Workloads: ping RTT, ZeroMQ REQ/REP 1-byte round trip (10,000 round trips,
@@ -24,9 +27,12 @@
 BUILD=${1:-build/release}
 NEEDS="vde_switch vde_plug2tap"
 . "$(dirname "$0")/lib.sh"
-FABRICS="vqnet bridge tapfwd vde"
+FABRICS="vqnet bridge tapfwd xdpfwd vde"
 TAPFWD=$(cd "$BUILD" && pwd)/bench/vq_tapfwd
-[ -x "$TAPFWD" ] || { echo "$ME: $TAPFWD not found (build the bench targets)" >&2; exit 1; }
+XDPFWD=$(cd "$BUILD" && pwd)/bench/vq_xdpfwd
+for b in "$TAPFWD" "$XDPFWD"; do
+	[ -x "$b" ] || { echo "$ME: $b not found (build the bench targets)" >&2; exit 1; }
+done
 SEED_RUNS=${BENCH_SEED_RUNS:-5}
 
 setup_vqnet() {
@@ -57,12 +63,13 @@ setup_vde() {
 	tap_guests vde "$a" "$b"
 }
 
-echo "Two guests, one link, four fabrics; median of $ROUNDS interleaved rounds"
+echo "Two guests, one link, five fabrics; median of $ROUNDS interleaved rounds"
 echo "(ping: 100 echoes 5 ms apart; ZeroMQ: $ZMQ_RT round trips; iperf3: ${SECS} s per run, 3 rounds;"
 echo " $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)"
 setup_vqnet
 setup_bridge
 setup_tapfwd
+setup_xdpfwd
 setup_vde
 check_all
 measure ping ping_rtt_us "$ROUNDS"
@@ -81,15 +88,17 @@ seeds=""
 for _ in $(seq "$SEED_RUNS"); do seeds+=" $(seed_ratio)"; done
 R[seed]=$(echo "$seeds" | median)
 
-printf '\n%-26s %9s %9s %9s %9s   %-10s %-10s %-10s\n' workload vqnet bridge tapfwd vde \
-	"vs bridge" "vs tapfwd" "vs vde"
-printf '%s\n' "-------------------------------------------------------------------------------------------------"
+printf '\n%-26s %9s %9s %9s %9s %9s   %-10s %-10s %-10s %-10s\n' workload vqnet bridge tapfwd \
+	xdpfwd vde "vs bridge" "vs tapfwd" "vs xdpfwd" "vs vde"
+printf '%s\n' "--------------------------------------------------------------------------------------------------------------------"
 row() {
 	local key=$1 label=$2 kind=$3
-	printf '%-26s %9s %9s %9s %9s   %-10s %-10s %-10s\n' "$label" "${R[vqnet,$key]:-fail}" \
-		"${R[bridge,$key]:-fail}" "${R[tapfwd,$key]:-fail}" "${R[vde,$key]:-fail}" \
+	printf '%-26s %9s %9s %9s %9s %9s   %-10s %-10s %-10s %-10s\n' "$label" "${R[vqnet,$key]:-fail}" \
+		"${R[bridge,$key]:-fail}" "${R[tapfwd,$key]:-fail}" "${R[xdpfwd,$key]:-fail}" \
+		"${R[vde,$key]:-fail}" \
 		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[bridge,$key]}")" \
 		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[tapfwd,$key]}")" \
+		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[xdpfwd,$key]}")" \
 		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[vde,$key]}")"
 }
 row ping "ping RTT (us)" lat
@@ -118,3 +127,14 @@ goal "iperf3 UDP 64 B, vqnet / bridge" "$(over "${R[vqnet,udp]}" "${R[bridge,udp
 goal "ping RTT, vqnet / tapfwd" "$(over "${R[vqnet,ping]}" "${R[tapfwd,ping]}")" "<=" 1.0
 goal "seed lab ZeroMQ latency, cross-guest / one-guest" "${R[seed]}" "<=" 1.2
 echo "(seed lab: median of $SEED_RUNS runs of examples/zmq_samples.vqnet, each ratio:${seeds})"
+# where the floors stand: what a forwarder alone gets, against the bridge
+floor() {
+	awk -v f="$1" -v t="$(over "${R[$1,tcp]}" "${R[bridge,tcp]}")" \
+		-v u="$(over "${R[$1,udp]}" "${R[bridge,udp]}")" 'BEGIN {
+		printf "%s / bridge: TCP %s, UDP 64 B %s\n", f, t == "" ? "n/a" : sprintf("%.2f", t),
+			u == "" ? "n/a" : sprintf("%.2f", u) }'
+}
+echo
+echo "The floors (same run): a forwarder alone, against the bridge"
+floor tapfwd
+floor xdpfwd

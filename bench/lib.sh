@@ -193,3 +193,24 @@ setup_tapfwd() {
 	echo $FWD > "$TMP/tapfwd.pid"
 	tap_guests tapfwd "$a" "$b"
 }
+
+# setup_xdpfwd: bench/xdpfwd, one process forwarding between two veths over
+# AF_XDP (a datapath that is not a TAP, and has no offloads); XDPFWD is the
+# binary
+setup_xdpfwd() {
+	local a=${ID}x-a b=${ID}x-b f=${ID}x-fwd n
+	for n in "$a" "$b" "$f"; do ip netns add "$n"; NS+=("$n"); done
+	ip -n "$f" link add xa type veth peer name eth0 netns "$a"
+	ip -n "$f" link add xb type veth peer name eth0 netns "$b"
+	ip -n "$f" link set xa up
+	ip -n "$f" link set xb up
+	ip netns exec "$f" "$XDPFWD" --seconds 3600 xa "$a" xb "$b" > "$TMP/xdpfwd.out" 2>&1 &
+	echo $! > "$TMP/xdpfwd.pid"
+	for _ in $(seq 50); do
+		grep -q '^ready' "$TMP/xdpfwd.out" && break
+		kill -0 "$(cat "$TMP/xdpfwd.pid")" 2>/dev/null ||
+			{ echo "$ME: xdpfwd: $(cat "$TMP/xdpfwd.out")" >&2; exit 1; }
+		sleep 0.1
+	done
+	tap_guests xdpfwd "$a" "$b"
+}
