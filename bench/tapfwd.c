@@ -25,6 +25,8 @@
  * benchmark that forgets it does not leave it running for ever), then
  * prints what it forwarded each way on stdout.  --cpu pins it.
  */
+#include "fwd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,54 +54,30 @@ struct side {
 	unsigned long long frames, bytes, drops;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void die(const char *what, const char *arg, int err)
-{
-	fprintf(stderr, "vq_tapfwd: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "",
-		strerror(err));
-	exit(1);
-}
-
 /* A TAP called ifname inside network namespace ns, as vqnet's vmm makes
  * one; we come back to our own namespace (home) before returning. */
 static int tap_in(const char *ns, const char *ifname, int home)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
-		die("namespace name too long:", ns, ENAMETOOLONG);
-	int nsfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0)
-		die("open", path, errno);
-	if (setns(nsfd, CLONE_NEWNET) < 0)
-		die("setns", path, errno);
-	close(nsfd);
+	fwd_enter(ns);
 
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	if (strlen(ifname) >= IFNAMSIZ)
-		die("interface name too long:", ifname, ENAMETOOLONG);
+		fwd_die("interface name too long:", ifname, ENAMETOOLONG);
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	int hdr = VNET_HDR;
 	unsigned offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		die("open /dev/net/tun in", ns, errno);
+		fwd_die("open /dev/net/tun in", ns, errno);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-		die("TUNSETIFF in", ns, errno);
+		fwd_die("TUNSETIFF in", ns, errno);
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
-		die("TUNSETVNETHDRSZ in", ns, errno);
+		fwd_die("TUNSETVNETHDRSZ in", ns, errno);
 	if (ioctl(fd, TUNSETOFFLOAD, offload) < 0)
-		die("TUNSETOFFLOAD in", ns, errno);
-	if (setns(home, CLONE_NEWNET) < 0)
-		die("setns back home", NULL, errno);
+		fwd_die("TUNSETOFFLOAD in", ns, errno);
+	fwd_home(home);
 	return fd;
 }
 
@@ -113,7 +91,7 @@ static void pump(struct side *from, struct side *to, uint8_t *buf)
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (r < 0)
-			die("read from the TAP in", from->ns, errno);
+			fwd_die("read from the TAP in", from->ns, errno);
 		if (r < VNET_HDR)
 			continue;
 		ssize_t w = write(to->fd, buf, (size_t)r);
@@ -126,20 +104,9 @@ static void pump(struct side *from, struct side *to, uint8_t *buf)
 	}
 }
 
-static long parse_num(const char *s, long lo, long hi, const char *opt)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "vq_tapfwd: bad %s \"%s\"\n", opt, s);
-		exit(2);
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
+	fwd_prog = "vq_tapfwd";
 	const char *ifname = "eth0", *ns[2] = { NULL, NULL };
 	long seconds = 3600, cpu = -1;
 	int nns = 0;
@@ -147,9 +114,9 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--ifname") && i + 1 < argc) {
 			ifname = argv[++i];
 		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-			seconds = parse_num(argv[++i], 1, 86400, "--seconds");
+			seconds = fwd_parse_num(argv[++i], 1, 86400, "--seconds");
 		} else if (!strcmp(argv[i], "--cpu") && i + 1 < argc) {
-			cpu = parse_num(argv[++i], 0, CPU_SETSIZE - 1, "--cpu");
+			cpu = fwd_parse_num(argv[++i], 0, CPU_SETSIZE - 1, "--cpu");
 		} else if (argv[i][0] != '-' && nns < 2) {
 			ns[nns++] = argv[i];
 		} else {
@@ -161,23 +128,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vq_tapfwd [--ifname NAME] [--seconds N] [--cpu N] NETNS_A NETNS_B\n");
 		return 2;
 	}
-	/* the benchmark that started us goes, so do we */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	fwd_signals();
 	if (cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
 		CPU_SET((int)cpu, &set);
 		if (sched_setaffinity(0, sizeof(set), &set) < 0)
-			die("sched_setaffinity", NULL, errno);
+			fwd_die("sched_setaffinity", NULL, errno);
 	}
 
 	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (home < 0)
-		die("open /proc/self/ns/net", NULL, errno);
+		fwd_die("open /proc/self/ns/net", NULL, errno);
 	struct side s[2];
 	for (int i = 0; i < 2; i++)
 		s[i] = (struct side){ .fd = tap_in(ns[i], ifname, home), .ns = ns[i] };
@@ -185,25 +147,25 @@ int main(int argc, char **argv)
 
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
-		die("epoll_create1", NULL, errno);
+		fwd_die("epoll_create1", NULL, errno);
 	for (int i = 0; i < 2; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, s[i].fd, &ev) < 0)
-			die("epoll_ctl", NULL, errno);
+			fwd_die("epoll_ctl", NULL, errno);
 	}
 	static uint8_t buf[FRAME_MAX];
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!stop) {
+	while (!fwd_stop) {
 		struct epoll_event ev[2];
 		/* wake up at least once a second to notice the deadline */
 		int n = epoll_wait(ep, ev, 2, 1000);
 		if (n < 0 && errno != EINTR)
-			die("epoll_wait", NULL, errno);
+			fwd_die("epoll_wait", NULL, errno);
 		for (int i = 0; i < n; i++) {
 			unsigned k = ev[i].data.u32;
 			if (ev[i].events & (EPOLLERR | EPOLLHUP))
-				die("TAP gone in", s[k].ns, EIO);
+				fwd_die("TAP gone in", s[k].ns, EIO);
 			pump(&s[k], &s[k ^ 1], buf);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);

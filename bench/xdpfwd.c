@@ -21,6 +21,8 @@
  * until SIGINT or SIGTERM, or for --seconds (default 3600), then prints
  * what it forwarded each way on stdout.
  */
+#include "fwd.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,21 +75,6 @@ struct side {
 	unsigned long long frames, bytes, drops;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void die(const char *what, const char *arg, int err)
-{
-	fprintf(stderr, "vq_xdpfwd: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "",
-		strerror(err));
-	exit(1);
-}
-
 static int sys_bpf(int cmd, union bpf_attr *a)
 {
 	return (int)syscall(__NR_bpf, cmd, a, sizeof(*a));
@@ -96,30 +83,21 @@ static int sys_bpf(int cmd, union bpf_attr *a)
 /* Turn off tx checksum offload (TSO goes with it) on ifname in netns ns. */
 static void no_csum_offload(const char *ns, const char *ifname, int home)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
-		die("namespace name too long:", ns, ENAMETOOLONG);
-	int nsfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0)
-		die("open", path, errno);
-	if (setns(nsfd, CLONE_NEWNET) < 0)
-		die("setns", path, errno);
-	close(nsfd);
+	fwd_enter(ns);
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
-		die("socket in", ns, errno);
+		fwd_die("socket in", ns, errno);
 	struct ethtool_value v = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	if (strlen(ifname) >= IFNAMSIZ)
-		die("interface name too long:", ifname, ENAMETOOLONG);
+		fwd_die("interface name too long:", ifname, ENAMETOOLONG);
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	ifr.ifr_data = (void *)&v;
 	if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
-		die("ETHTOOL_STXCSUM in", ns, errno);
+		fwd_die("ETHTOOL_STXCSUM in", ns, errno);
 	close(s);
-	if (setns(home, CLONE_NEWNET) < 0)
-		die("setns back home", NULL, errno);
+	fwd_home(home);
 }
 
 /* XDP: return bpf_redirect_map(&xsks, 0, XDP_PASS); a veth has one queue. */
@@ -148,7 +126,7 @@ static int load_redirect(int map)
 	if (fd < 0) {
 		int err = errno;
 		fprintf(stderr, "%s", log);
-		die("loading the XDP program", NULL, err);
+		fwd_die("loading the XDP program", NULL, err);
 	}
 	return fd;
 }
@@ -159,7 +137,7 @@ static void map_ring(struct side *s, off_t pgoff, const struct xdp_ring_offset *
 	size_t len = o->desc + RSIZE * esz;
 	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd, pgoff);
 	if (m == MAP_FAILED)
-		die("mmap a ring of", s->ifname, errno);
+		fwd_die("mmap a ring of", s->ifname, errno);
 	r->prod = (_Atomic uint32_t *)(void *)(m + o->producer);
 	r->cons = (_Atomic uint32_t *)(void *)(m + o->consumer);
 	r->desc = m + o->desc;
@@ -169,15 +147,15 @@ static void side_open(struct side *s)
 {
 	unsigned ifindex = if_nametoindex(s->ifname);
 	if (!ifindex)
-		die("no interface", s->ifname, errno);
+		fwd_die("no interface", s->ifname, errno);
 	s->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
-		die("socket(AF_XDP) for", s->ifname, errno);
+		fwd_die("socket(AF_XDP) for", s->ifname, errno);
 	size_t len = (size_t)NFRAMES * FSIZE;
 	s->umem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
 		       -1, 0);
 	if (s->umem == MAP_FAILED)
-		die("mmap the UMEM of", s->ifname, errno);
+		fwd_die("mmap the UMEM of", s->ifname, errno);
 	struct xdp_umem_reg reg = { .addr = (uint64_t)(uintptr_t)s->umem, .len = len,
 				    .chunk_size = FSIZE };
 	int n = RSIZE;
@@ -186,11 +164,11 @@ static void side_open(struct side *s)
 	    setsockopt(s->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &n, sizeof(n)) < 0 ||
 	    setsockopt(s->fd, SOL_XDP, XDP_RX_RING, &n, sizeof(n)) < 0 ||
 	    setsockopt(s->fd, SOL_XDP, XDP_TX_RING, &n, sizeof(n)) < 0)
-		die("setting up the UMEM and rings of", s->ifname, errno);
+		fwd_die("setting up the UMEM and rings of", s->ifname, errno);
 	struct xdp_mmap_offsets off;
 	socklen_t ol = sizeof(off);
 	if (getsockopt(s->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol) < 0)
-		die("XDP_MMAP_OFFSETS of", s->ifname, errno);
+		fwd_die("XDP_MMAP_OFFSETS of", s->ifname, errno);
 	map_ring(s, XDP_PGOFF_RX_RING, &off.rx, sizeof(struct xdp_desc), &s->rx);
 	map_ring(s, XDP_PGOFF_TX_RING, &off.tx, sizeof(struct xdp_desc), &s->tx);
 	map_ring(s, (off_t)XDP_UMEM_PGOFF_FILL_RING, &off.fr, sizeof(uint64_t), &s->fill);
@@ -204,7 +182,7 @@ static void side_open(struct side *s)
 	struct sockaddr_xdp sa = { .sxdp_family = AF_XDP, .sxdp_ifindex = ifindex,
 				   .sxdp_flags = XDP_COPY };
 	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("binding an AF_XDP socket to", s->ifname, errno);
+		fwd_die("binding an AF_XDP socket to", s->ifname, errno);
 
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -214,14 +192,14 @@ static void side_open(struct side *s)
 	a.max_entries = 1;
 	int map = sys_bpf(BPF_MAP_CREATE, &a);
 	if (map < 0)
-		die("creating the XSK map of", s->ifname, errno);
+		fwd_die("creating the XSK map of", s->ifname, errno);
 	uint32_t key = 0, val = (uint32_t)s->fd;
 	memset(&a, 0, sizeof(a));
 	a.map_fd = (uint32_t)map;
 	a.key = (uint64_t)(uintptr_t)&key;
 	a.value = (uint64_t)(uintptr_t)&val;
 	if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0)
-		die("filling the XSK map of", s->ifname, errno);
+		fwd_die("filling the XSK map of", s->ifname, errno);
 	int prog = load_redirect(map);
 	memset(&a, 0, sizeof(a));
 	a.link_create.prog_fd = (uint32_t)prog;
@@ -229,7 +207,7 @@ static void side_open(struct side *s)
 	a.link_create.attach_type = BPF_XDP;
 	a.link_create.flags = XDP_FLAGS_DRV_MODE;
 	if (sys_bpf(BPF_LINK_CREATE, &a) < 0)
-		die("attaching XDP (driver mode) to", s->ifname, errno);
+		fwd_die("attaching XDP (driver mode) to", s->ifname, errno);
 }
 
 /* Up to BATCH frames from one side's RX ring to the other's TX ring; the
@@ -277,32 +255,21 @@ static unsigned pump(struct side *from, struct side *to)
 	/* copy mode sends in sendmsg: one call per batch */
 	if (sendto(to->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
 	    errno != EBUSY && errno != ENOBUFS)
-		die("sendto on", to->ifname, errno);
+		fwd_die("sendto on", to->ifname, errno);
 	return n;
-}
-
-static long parse_num(const char *s, long lo, long hi, const char *opt)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "vq_xdpfwd: bad %s \"%s\"\n", opt, s);
-		exit(2);
-	}
-	return v;
 }
 
 #define USAGE "usage: vq_xdpfwd [--seconds N] [--ifname NAME] IF_A NETNS_A IF_B NETNS_B\n"
 
 int main(int argc, char **argv)
 {
+	fwd_prog = "vq_xdpfwd";
 	const char *ifname = "eth0", *arg[4];
 	long seconds = 3600;
 	int nargs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-			seconds = parse_num(argv[++i], 1, 86400, "--seconds");
+			seconds = fwd_parse_num(argv[++i], 1, 86400, "--seconds");
 		} else if (!strcmp(argv[i], "--ifname") && i + 1 < argc) {
 			ifname = argv[++i];
 		} else if (argv[i][0] != '-' && nargs < 4) {
@@ -316,15 +283,11 @@ int main(int argc, char **argv)
 		fputs(USAGE, stderr);
 		return 2;
 	}
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	fwd_signals();
 
 	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (home < 0)
-		die("open /proc/self/ns/net", NULL, errno);
+		fwd_die("open /proc/self/ns/net", NULL, errno);
 	no_csum_offload(arg[1], ifname, home);
 	no_csum_offload(arg[3], ifname, home);
 	close(home);
@@ -339,10 +302,10 @@ int main(int argc, char **argv)
 	struct pollfd p[2] = { { .fd = s[0].fd, .events = POLLIN }, { .fd = s[1].fd, .events = POLLIN } };
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!stop) {
+	while (!fwd_stop) {
 		unsigned moved = pump(&s[0], &s[1]) + pump(&s[1], &s[0]);
 		if (!moved && poll(p, 2, 1000) < 0 && errno != EINTR)
-			die("poll", NULL, errno);
+			fwd_die("poll", NULL, errno);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec >= seconds)
 			break;

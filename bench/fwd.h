@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/fwd.h - what the two one-process forwarders (tapfwd, xdpfwd)
+ * share: dying with a message, numeric options, entering a guest's
+ * network namespace, and stopping on a signal or with their benchmark.
+ * Header-only: each forwarder is one file and one binary.
+ */
+#ifndef VQNET_BENCH_FWD_H
+#define VQNET_BENCH_FWD_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static const char *fwd_prog;              /* set by main: "vq_tapfwd" ... */
+static volatile sig_atomic_t fwd_stop;    /* SIGINT or SIGTERM came */
+
+static void fwd_die(const char *what, const char *arg, int err)
+{
+	fprintf(stderr, "%s: %s%s%s: %s\n", fwd_prog, what, arg ? " " : "", arg ? arg : "",
+		strerror(err));
+	exit(1);
+}
+
+static long fwd_parse_num(const char *s, long lo, long hi, const char *opt)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "%s: bad %s \"%s\"\n", fwd_prog, opt, s);
+		exit(2);
+	}
+	return v;
+}
+
+/* Move into network namespace /run/netns/NS (come back with fwd_home). */
+static void fwd_enter(const char *ns)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
+		fwd_die("namespace name too long:", ns, ENAMETOOLONG);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fwd_die("open", path, errno);
+	if (setns(fd, CLONE_NEWNET) < 0)
+		fwd_die("setns", path, errno);
+	close(fd);
+}
+
+static void fwd_home(int home)
+{
+	if (setns(home, CLONE_NEWNET) < 0)
+		fwd_die("setns back home", NULL, errno);
+}
+
+static void fwd_on_signal(int sig)
+{
+	(void)sig;
+	fwd_stop = 1;
+}
+
+/* Stop on SIGINT or SIGTERM, and when the benchmark that started us goes. */
+static void fwd_signals(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	struct sigaction sa = { .sa_handler = fwd_on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+#endif
