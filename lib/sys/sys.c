@@ -238,6 +238,13 @@ int sys_raise_nofile(unsigned long *soft)
 	return 0;
 }
 
+int sys_fd_is_at(int fd, int dirfd, const char *path, int flags)
+{
+	struct stat held, now;
+	return fstat(fd, &held) == 0 && fstatat(dirfd, path, &now, flags) == 0 &&
+	       held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
 uint64_t sys_now_ns(void)
 {
 	struct timespec ts;

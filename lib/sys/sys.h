@@ -87,4 +87,9 @@ int sys_raise_nofile(unsigned long *soft);
 /* Monotonic clock in nanoseconds. */
 uint64_t sys_now_ns(void);
 
+/* Does path (relative to dirfd, or AT_FDCWD) still name the file fd has
+ * open?  flags as fstatat's (AT_SYMLINK_NOFOLLOW).  For a lock file: once
+ * locked, a file its last holder unlinked is no longer the lock. */
+int sys_fd_is_at(int fd, int dirfd, const char *path, int flags);
+
 #endif

@@ -24,6 +24,7 @@
 #include "ctl.h"
 #include "lab.h"
 #include "netns.h"
+#include "sys.h"
 
 int lab_path(char *buf, size_t len, const char *lab, const char *suffix)
 {
@@ -79,9 +80,7 @@ int lab_lock(const char *lab, int wait_ms, bool create)
 			wait_ms -= 20;
 			continue;
 		}
-		struct stat held, now;
-		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 &&
-		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+		if (sys_fd_is_at(fd, AT_FDCWD, path, 0))
 			return fd;
 		close(fd);   /* unlinked by its last holder: not the lock any more */
 		tries++;

@@ -8,19 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sys.h"
 #include "uidslot.h"
-
-static int same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
 
 /* fd is locked: does dirfd/name still name it? */
 static int still_named(int dirfd, const char *name, int fd)
 {
-	struct stat held, now;
-	return fstat(fd, &held) == 0 && fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       same_file(&held, &now);
+	return sys_fd_is_at(fd, dirfd, name, AT_SYMLINK_NOFOLLOW);
 }
 
 /* One pass over the slots: a locked fd, -EBUSY, -ENOENT if the directory

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +144,38 @@ static void test_refuses_another_parent(void **state)
 	close(p[1]);
 }
 
+/* sys_fd_is_at: a name names the file we hold until it is unlinked or
+ * replaced; a symlink to it does only when followed. */
+static void test_fd_is_at(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/vqnet-sys-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	int fd = openat(dfd, "f", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_true(sys_fd_is_at(fd, dfd, "f", AT_SYMLINK_NOFOLLOW));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_true(sys_fd_is_at(fd, AT_FDCWD, path, 0));
+	assert_int_equal(symlinkat("f", dfd, "l"), 0);
+	assert_true(sys_fd_is_at(fd, dfd, "l", 0));
+	assert_false(sys_fd_is_at(fd, dfd, "l", AT_SYMLINK_NOFOLLOW));
+	assert_int_equal(unlinkat(dfd, "f", 0), 0);
+	assert_false(sys_fd_is_at(fd, dfd, "f", AT_SYMLINK_NOFOLLOW));
+	int other = openat(dfd, "f", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(other >= 0);
+	assert_false(sys_fd_is_at(fd, dfd, "f", AT_SYMLINK_NOFOLLOW));
+	assert_true(sys_fd_is_at(other, dfd, "f", AT_SYMLINK_NOFOLLOW));
+	close(other);
+	close(fd);
+	assert_int_equal(unlinkat(dfd, "f", 0), 0);
+	assert_int_equal(unlinkat(dfd, "l", 0), 0);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_keeps_the_last_number),
 		cmocka_unit_test(test_keeps_the_first_free_number),
 		cmocka_unit_test(test_refuses_another_parent),
+		cmocka_unit_test(test_fd_is_at),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
