@@ -129,7 +129,7 @@ static void vq_produce(struct vq_port *p, int peer_bell, int my_bell,
 			die("publish", kick);
 		if (kick)
 			sys_ring(peer_bell);
-		if (n == 0 && !vq_port_tx_wait(p) && !vq_port_tx_wait_room(p)) {
+		if (n == 0 && !vq_port_tx_wait_room(p)) {
 			wait_bell(my_bell);
 			vq_port_tx_nowait(p);
 		}
@@ -301,8 +301,8 @@ static uint64_t sock_pingpong(int fd, int side)
 }
 
 /* Run producer and consumer as two processes, the producer on cpu[0] and
- * the consumer on cpu[1], each link side polling up to spin_ns before it
- * sleeps; returns the consumer's ns, and in *csw both processes' voluntary
+ * the consumer on cpu[1], a link's consumer polling up to spin_ns before
+ * it sleeps; returns the consumer's ns, and in *csw both processes' voluntary
  * context switches.  With pingpong the two play ping-pong instead (rtts
  * round trips of 64 bytes), and it returns side 0's ns. */
 static uint64_t run(bool vq, size_t size, unsigned batch, const int cpu[2], uint64_t *csw,

@@ -303,9 +303,10 @@ static inline void vq_port_tx_pool(const struct vq_port *p, size_t *off, size_t 
  * so retry now).  tx_nowait stops asking. */
 bool vq_port_tx_wait(struct vq_port *p);
 void vq_port_tx_nowait(struct vq_port *p);
-/* As tx_wait, for a sender that found the ring full: the kick comes once
- * the peer has returned more than 3/4 of what it holds (what was
- * published: call tx_publish first). */
+/* As tx_wait (true: some chunks are back, so retry now), for a sender
+ * that found the ring full: the kick comes once the peer has returned
+ * more than 3/4 of what it holds (what was published: call tx_publish
+ * first). */
 bool vq_port_tx_wait_room(struct vq_port *p);
 
 /* Take up to max received frames; count (0 when none) or error.  Each must

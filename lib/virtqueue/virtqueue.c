@@ -368,10 +368,10 @@ bool vq_drv_enable_notify_delayed(struct vq_driver *d)
 	uint16_t bufs = (uint16_t)((uint16_t)(d->avail_kicked - d->last_used) * 3u / 4u);
 	st16(d->r.used_event, (uint16_t)(d->last_used + bufs));
 	full_barrier();
-	/* the device kicks when its used index passes last_used + bufs: if it
-	 * already has, no kick comes, so say so (the index is only compared:
-	 * reap checks it) */
-	return (uint16_t)(ld16(&d->r.used[1]) - d->last_used) > bufs;
+	/* as enable: true if anything is back already (reap it rather than
+	 * sleep; the index is only compared, reap checks it).  Else the kick
+	 * comes when the device's used index passes last_used + bufs. */
+	return ld16(&d->r.used[1]) != d->last_used;
 }
 
 void vq_drv_disable_notify(struct vq_driver *d)

@@ -174,11 +174,11 @@ int vq_drv_reap(struct vq_driver *d, uint16_t *ids, uint32_t *lens,
  * pending: reap instead of sleeping. */
 bool vq_drv_enable_notify(struct vq_driver *d);
 void vq_drv_disable_notify(struct vq_driver *d);
-/* As enable, but ask to be told only once the device has returned more
- * than three quarters of what is published and not yet reaped (the
- * ring's event index; without it, as enable): a producer that found the
- * ring full then wakes once per big batch of room, not once per returned
- * chain. */
+/* As enable (true: used buffers are already pending), but ask to be told
+ * only once the device has returned more than three quarters of what is
+ * published and not yet reaped (the ring's event index; without it, as
+ * enable): a producer that found the ring full then wakes once per big
+ * batch of room, not once per returned chain. */
 bool vq_drv_enable_notify_delayed(struct vq_driver *d);
 
 static inline unsigned vq_drv_num_free(const struct vq_driver *d)

@@ -299,6 +299,17 @@ static void test_kick_delayed(void **state)
 	assert_int_equal(vq_dev_publish(&p->v), 1);
 	pair_free(p);
 
+	/* one chain back, far short of the mark: retry, as enable_notify says */
+	p = pair_new(8, true);
+	for (unsigned i = 0; i < 8; i++)
+		offer(p, WIN_LO + i, 1);
+	vq_drv_publish(&p->d);
+	assert_int_equal(vq_dev_take(&p->v, c, 8), 8);
+	assert_int_equal(vq_dev_put(&p->v, &c[0].head, NULL, 1), 0);
+	vq_dev_publish(&p->v);
+	assert_true(vq_drv_enable_notify_delayed(&p->d));
+	pair_free(p);
+
 	/* without event index there is no mark: as enable_notify */
 	p = pair_new(4, false);
 	offer(p, WIN_LO, 1);
