@@ -2,7 +2,8 @@
 /*
  * bench/fwd.h - what the two one-process forwarders (tapfwd, xdpfwd)
  * share: dying with a message, numeric options, entering a guest's
- * network namespace, and stopping on a signal or with their benchmark.
+ * network namespace, naming an interface, and stopping on a signal or
+ * with their benchmark.
  * Header-only: each forwarder is one file and one binary.
  */
 #ifndef VQNET_BENCH_FWD_H
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +61,15 @@ static void fwd_home(int home)
 {
 	if (setns(home, CLONE_NEWNET) < 0)
 		fwd_die("setns back home", NULL, errno);
+}
+
+/* An ifreq naming ifname, the rest zero. */
+static void fwd_ifreq(struct ifreq *ifr, const char *ifname)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	if (strlen(ifname) >= IFNAMSIZ)
+		fwd_die("interface name too long:", ifname, ENAMETOOLONG);
+	memcpy(ifr->ifr_name, ifname, strlen(ifname));
 }
 
 static void fwd_on_signal(int sig)

@@ -61,10 +61,7 @@ static int tap_in(const char *ns, const char *ifname, int home)
 	fwd_enter(ns);
 
 	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	if (strlen(ifname) >= IFNAMSIZ)
-		fwd_die("interface name too long:", ifname, ENAMETOOLONG);
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	fwd_ifreq(&ifr, ifname);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	int hdr = VNET_HDR;
 	unsigned offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;

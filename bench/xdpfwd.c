@@ -89,10 +89,7 @@ static void no_csum_offload(const char *ns, const char *ifname, int home)
 		fwd_die("socket in", ns, errno);
 	struct ethtool_value v = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
 	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	if (strlen(ifname) >= IFNAMSIZ)
-		fwd_die("interface name too long:", ifname, ENAMETOOLONG);
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	fwd_ifreq(&ifr, ifname);
 	ifr.ifr_data = (void *)&v;
 	if (ioctl(s, SIOCETHTOOL, &ifr) < 0)
 		fwd_die("ETHTOOL_STXCSUM in", ns, errno);
