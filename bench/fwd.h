@@ -15,9 +15,11 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -76,6 +78,18 @@ static void fwd_on_signal(int sig)
 {
 	(void)sig;
 	fwd_stop = 1;
+}
+
+/* Go on? Not after a signal, nor once seconds have passed since the
+ * first call. */
+static bool fwd_running(long seconds)
+{
+	static struct timespec t0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!t0.tv_sec && !t0.tv_nsec)
+		t0 = now;
+	return !fwd_stop && now.tv_sec - t0.tv_sec < seconds;
 }
 
 /* Stop on SIGINT or SIGTERM, and when the benchmark that started us goes. */

@@ -151,9 +151,7 @@ int main(int argc, char **argv)
 			fwd_die("epoll_ctl", NULL, errno);
 	}
 	static uint8_t buf[FRAME_MAX];
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!fwd_stop) {
+	while (fwd_running(seconds)) {
 		struct epoll_event ev[2];
 		/* wake up at least once a second to notice the deadline */
 		int n = epoll_wait(ep, ev, 2, 1000);
@@ -165,9 +163,6 @@ int main(int argc, char **argv)
 				fwd_die("TAP gone in", s[k].ns, EIO);
 			pump(&s[k], &s[k ^ 1], buf);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= seconds)
-			break;
 	}
 	for (int i = 0; i < 2; i++)
 		printf("%s -> %s: %llu frames, %llu bytes, %llu dropped\n", s[i].ns, s[i ^ 1].ns,

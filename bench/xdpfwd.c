@@ -297,15 +297,11 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	struct pollfd p[2] = { { .fd = s[0].fd, .events = POLLIN }, { .fd = s[1].fd, .events = POLLIN } };
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!fwd_stop) {
+	while (fwd_running(seconds)) {
 		unsigned moved = pump(&s[0], &s[1]) + pump(&s[1], &s[0]);
+		/* wake up at least once a second to notice the deadline */
 		if (!moved && poll(p, 2, 1000) < 0 && errno != EINTR)
 			fwd_die("poll", NULL, errno);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= seconds)
-			break;
 	}
 	for (int i = 0; i < 2; i++)
 		printf("%s -> %s: %llu frames, %llu bytes, %llu dropped\n", s[i].ifname, s[i ^ 1].ifname,
