@@ -95,11 +95,14 @@ int lab_down(const char *lab)
 	/* No answer: it is starting, stopping, stuck, dead or not there.
 	 * While someone holds the lock, ask its supervisor (once) to stop
 	 * and wait for the lock: a lab coming up goes down, whatever stage
-	 * it is at. */
+	 * it is at.  What is left is cleaned up only under the lock, made if
+	 * there is none: without it, an up could take the lock and write its
+	 * state between our look and our clean-up, and we would delete a
+	 * live lab's namespaces as a dead one's. */
 	uint64_t deadline = sys_now_ns() + DOWN_WAIT_MS * 1000000ull;
 	bool asked = false;
 	int lock;
-	while ((lock = lab_lock(lab, 0, false)) == -EWOULDBLOCK) {
+	while ((lock = lab_lock(lab, 0, true)) == -EWOULDBLOCK) {
 		struct lab_state st;
 		if (!asked && lab_state_read(lab, &st) == 0) {
 			int fd = supervisor_pidfd(lab, st.supervisor);
@@ -117,9 +120,7 @@ int lab_down(const char *lab)
 		struct timespec ts = { 0, 20 * 1000000 };
 		nanosleep(&ts, NULL);
 	}
-	if (lock == -ENOENT)
-		lock = -1;   /* no lock file: nobody is or was here, or it finished */
-	else if (lock < 0) {
+	if (lock < 0) {
 		err_msg("lab %s: lock: %s", lab, strerror(-lock));
 		return EXIT_FAIL;
 	}
@@ -135,8 +136,7 @@ int lab_down(const char *lab)
 		rc = EXIT_NOT_UP;
 	}
 	lab_remove_files(lab);
-	if (lock >= 0)
-		lab_unlock(lab, lock, true);
+	lab_unlock(lab, lock, true);
 	return rc;
 }
 

@@ -140,3 +140,42 @@ set -e
 	fail "up without a vqnet-vmm: rc $rc: $(cat "$TMP/err")"
 expect_gone "$LAB"
 ok "a vmm that cannot run is named, and nothing is left: $(cat "$TMP/err")"
+
+# 7. down cleans up only while it holds the lab's lock (review,
+#    2026-12-03: a down that found no lock file went on to read the state
+#    file and delete what it named; an up of the same lab in between had
+#    taken the lock and written that file, so down wrecked a live lab,
+#    which no later down could stop).  A FIFO where the state file goes
+#    holds down at its read of the state; the name is then freed, an up
+#    runs, and down reads what that up wrote.
+mkdir -p /run/vqnet
+mkfifo "/run/vqnet/$LAB.state"
+"$VQNET" down "$LAB" > "$TMP/down7" 2>&1 &
+downer=$!
+exec 3> "/run/vqnet/$LAB.state"   # returns once down has opened it
+rm "/run/vqnet/$LAB.state"
+set +e
+"$VQNET" up "$FILE" > "$TMP/up7" 2>&1; urc=$?
+set -e
+if [ $urc = 0 ]; then
+	LABS+=("$LAB")
+	cp "/run/vqnet/$LAB.state" "$TMP/state7"
+	cat "$TMP/state7" >&3
+fi
+exec 3>&-
+wait $downer || true
+if [ $urc = 0 ]; then
+	if ! "$VQNET" status "$LAB" > "$TMP/status7" 2>&1 || ! ip netns list | grep -q "^$LAB\.vm1"; then
+		# what no down can stop any more: its supervisor, by pid
+		kill "$(awk '/^supervisor/ { print $2 }' "$TMP/state7")" 2>/dev/null || true
+		fail "a down racing an up wrecked the lab that came up: down said: $(cat "$TMP/down7");" \
+			"status: $(cat "$TMP/status7")"
+	fi
+	expect_ping vm0 192.168.1.2
+	"$VQNET" down "$LAB"
+else
+	grep -q "lab \"$LAB\" is already up or coming up" "$TMP/up7" ||
+		fail "up beside a down: rc $urc: $(cat "$TMP/up7")"
+fi
+expect_gone "$LAB"
+ok "a down racing an up leaves a lab whole or not made (up rc $urc)"
