@@ -130,7 +130,7 @@ const char *vq_strerror(int err)
 	static const char *const peer[] = {
 		[VQ_EBROKEN - VQ_EBASE] = "ring is broken",
 		[VQ_EAVAILIDX - VQ_EBASE] = "peer moved the available index by more than the ring size",
-		[VQ_EUSEDIDX - VQ_EBASE] = "peer moved the used index past the buffers outstanding",
+		[VQ_EUSEDIDX - VQ_EBASE] = "peer moved the used index past the buffers published",
 		[VQ_EHEAD - VQ_EBASE] = "peer gave a descriptor index out of range",
 		[VQ_ELOOP - VQ_EBASE] = "peer's descriptor chain loops or is too long",
 		[VQ_EADDR - VQ_EBASE] = "peer's buffer lies outside the shared window",
@@ -316,8 +316,10 @@ int vq_drv_reap(struct vq_driver *d, uint16_t *ids, uint32_t *lens,
 		return -VQ_EBROKEN;
 	uint16_t used_idx = ld16(&d->r.used[1]);
 	consume_barrier();
+	/* no more than was published: a chain added since is ours still, and
+	 * the device cannot have seen it */
 	uint16_t pending = (uint16_t)(used_idx - d->last_used);
-	if (pending > d->outstanding)
+	if (pending > (uint16_t)(d->avail_kicked - d->last_used))
 		return drv_bad(d, VQ_EUSEDIDX);
 
 	unsigned n = pending < max ? pending : max;

@@ -51,7 +51,7 @@ enum {
 	VQ_EBASE = 100,
 	VQ_EBROKEN = VQ_EBASE, /* ring was already marked broken */
 	VQ_EAVAILIDX,    /* available index moved by more than the ring size */
-	VQ_EUSEDIDX,     /* used index moved past what was outstanding */
+	VQ_EUSEDIDX,     /* used index moved past what was published */
 	VQ_EHEAD,        /* descriptor index out of range */
 	VQ_ELOOP,        /* descriptor chain loops or is longer than allowed */
 	VQ_EADDR,        /* buffer lies outside the shared window */
