@@ -93,8 +93,9 @@ static void bells_renumber(struct link_arg *la, unsigned n, int base)
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: %s --supervisor PID --uid UID --lab-fd FD --node NAME --ready-fd FD --stats-fd FD\n"
-		"          [--netns NAME | --vhost IFACE=FD ... | --rules-fd FD]\n"
+		"usage: %s --supervisor PID --uid UID --lab-fd FD --lab LAB --node NAME --ready-fd FD\n"
+		"          --stats-fd FD"
+		" [--netns NAME | --vhost IFACE=FD ... | --rules-fd FD]\n"
 		"          [--link INDEX=MEMFD,BELL,PEERBELL ...] [--ctl-fd FD] [--capture-fd FD] [--seed N]\n"
 		"Started by the vqnet supervisor, not by hand: moves one node's frames\n"
 		"between its guest ports (TAP devices of a namespace guest in namespace\n"
@@ -105,7 +106,7 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-	const char *node = NULL, *netns = NULL;
+	const char *node = NULL, *netns = NULL, *lab = NULL;
 	int lab_fd = -1, stats_fd = -1, rules_fd = -1, supervisor = -1;
 	long uid = -1;
 	int ctl_fd = -1, cap_fd = -1;
@@ -132,6 +133,8 @@ int main(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--node")) {
 			node = v;
+		} else if (!strcmp(a, "--lab")) {
+			lab = v;
 		} else if (!strcmp(a, "--netns")) {
 			netns = v;
 		} else if (!strcmp(a, "--lab-fd")) {
@@ -183,7 +186,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!node || lab_fd < 0 || stats_fd < 0 || ready_fd < 0 || supervisor < 0 || uid < 0) {
+	if (!node || !lab || lab_fd < 0 || stats_fd < 0 || ready_fd < 0 || supervisor < 0 || uid < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -211,7 +214,7 @@ int main(int argc, char **argv)
 	m.ctl_fd = ctl_fd;
 
 	m.seed = seed;
-	vmm_setup(&m, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
+	vmm_setup(&m, lab, node, netns, lab_fd, stats_fd, rules_fd, la, n_la, va, n_va);
 	free(la);
 	free(va);
 	if (cap_fd >= 0) {

@@ -262,16 +262,20 @@ static void setup_loop(struct vmm *m)
 	}
 }
 
-void vmm_setup(struct vmm *m, const char *node_name, const char *netns, int lab_fd, int stats_fd,
-	       int rules_fd, const struct link_arg *la, unsigned n_la,
+void vmm_setup(struct vmm *m, const char *lab_name, const char *node_name, const char *netns,
+	       int lab_fd, int stats_fd, int rules_fd, const struct link_arg *la, unsigned n_la,
 	       const struct vhost_arg *va, unsigned n_va)
 {
 	size_t len;
 	char *text = read_text(lab_fd, "lab", &len);
 	struct lab_error le;
-	if (lab_parse(text, len, "lab", &m->lab, &le) < 0)
+	/* parsed under the lab's name, as the supervisor parsed its file: a
+	 * lab without [lab] name is named by it, and MACs derive from it */
+	if (lab_parse(text, len, lab_name, &m->lab, &le) < 0)
 		vmm_fail("lab: line %u: %s", le.line, le.msg);
 	free(text);
+	if (strcmp(m->lab->name, lab_name))
+		vmm_fail("the lab is %s, not %s", m->lab->name, lab_name);
 	int ni = lab_node_find(m->lab, node_name);
 	if (ni < 0)
 		vmm_fail("no node \"%s\" in the lab", node_name);

@@ -229,8 +229,8 @@ __attribute__((format(printf, 1, 2), noreturn))
 void vmm_fail(const char *fmt, ...);
 
 /* setup.c: everything before the first frame; fails through vmm_fail. */
-void vmm_setup(struct vmm *m, const char *node, const char *netns, int lab_fd, int stats_fd,
-	       int rules_fd, const struct link_arg *la, unsigned n_la,
+void vmm_setup(struct vmm *m, const char *lab, const char *node, const char *netns, int lab_fd,
+	       int stats_fd, int rules_fd, const struct link_arg *la, unsigned n_la,
 	       const struct vhost_arg *va, unsigned n_va);
 
 /* sandbox.c: become uid (and gid uid) with no capabilities, for good, and

@@ -390,6 +390,9 @@ int sup_spawn_vmm(unsigned idx, char *msg, size_t len)
 	argv[a++] = S.pid_arg;
 	argv[a++] = "--node";
 	argv[a++] = (char *)node->name;
+	/* the lab's name, which the file need not say: MACs are derived from it */
+	argv[a++] = "--lab";
+	argv[a++] = S.lab->name;
 	snprintf(num[4], sizeof(num[4]), "%u", (unsigned)sup_uid(SUP_ROLE_VMM, idx));
 	argv[a++] = "--uid";
 	argv[a++] = num[4];

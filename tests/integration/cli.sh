@@ -69,3 +69,20 @@ awk -v g="$G" '
 	END { exit !(rows == 2 && !bad) }' "$TMP/st" || fail "columns with long names: $(cat "$TMP/st")"
 grep -Eq "^0 +$G\.eth0-b\.eth0 +t +" "$TMP/st" || fail "link row: $(cat "$TMP/st")"
 ok "plurals and tables that fit a 32-character guest (#13)"
+
+# 5. a lab named by its file, not by [lab] name: its vmms derived the
+#    guests' MACs from another name than up, status and QEMU did (attack,
+#    2026-12-03), so a filter's MAC rules written from status never
+#    matched, and a VM guest's every frame was dropped as spoofed
+L=nm$$
+LABS+=("$L")
+printf '[vm a]\nip = 10.9.0.1/24\n[vm b]\nip = 10.9.0.2/24\n[topology t]\na = b\nb = a\n' > "$TMP/$L.vqnet"
+"$VQNET" up "$TMP/$L.vqnet" > /dev/null
+for g in a b; do
+	said=$("$VQNET" status --json "$L" | jq -r --arg g $g '.nodes[] | select(.name == $g) | .ifaces[0].mac')
+	has=$("$VQNET" exec "$L" $g -- cat /sys/class/net/eth0/address)
+	[ "$said" = "$has" ] || fail "guest $g: status says MAC $said, its eth0 has $has"
+done
+"$VQNET" exec "$L" a -- ping -c 1 -W 2 10.9.0.2 > /dev/null || fail "a cannot ping b in $L"
+"$VQNET" down "$L" > /dev/null
+ok "a lab named by its file: every guest has the MAC status gives"
