@@ -28,10 +28,11 @@ void labfile_error(const struct labfile *lf, unsigned line, const char *fmt, ...
 	va_end(ap);
 }
 
-/* A whole small regular file, or NULL with *why saying what went wrong. */
+/* A whole small regular file, or NULL with *why saying what went wrong.
+ * Opened without blocking: a FIFO or a device is refused, not waited on. */
 static char *slurp(const char *path, size_t *len, const char **why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		*why = strerror(errno);

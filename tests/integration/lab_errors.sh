@@ -65,3 +65,20 @@ set -e
 [ $rc = 2 ] && [ "$got" = "$TMP/rf$$.vqnet:4: cannot read rules file $TMP/bad.rules: No such file or directory" ] ||
 	fail "missing rules file: rc $rc: $got"
 ok "rules files: mistakes at their own file:line"
+
+# a rules file that is a FIFO: refused, not waited on (attack, 2026-12-03:
+# up and graph blocked for good in open, before the regular-file check)
+rm -f "$TMP/bad.rules"
+mkfifo "$TMP/bad.rules"
+set +e
+got=$(timeout 60 "$VQNET" up "$TMP/rf$$.vqnet" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] && [ "$got" = "$TMP/rf$$.vqnet:4: cannot read rules file $TMP/bad.rules: not a regular file" ] ||
+	fail "a FIFO as rules file: rc $rc: $got"
+set +e
+got=$(timeout 60 "$VQNET" up "$TMP/bad.rules" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] && [ "$got" = "vqnet: $TMP/bad.rules: not a regular file" ] ||
+	fail "a FIFO as lab file: rc $rc: $got"
+rm "$TMP/bad.rules"
+ok "a FIFO as a rules or lab file is refused at once"
