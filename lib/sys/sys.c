@@ -133,28 +133,21 @@ char *sys_read_fd(int fd, size_t max, size_t *len, int *err)
 	return NULL;
 }
 
-static int int_cmp(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-	return (x > y) - (x < y);
-}
-
 int sys_close_all_but(const int *keep, unsigned n)
 {
-	int sorted[64];
-	if (n > sizeof(sorted) / sizeof(sorted[0]))
-		return -E2BIG;
-	if (n) {
-		memcpy(sorted, keep, n * sizeof(*keep));
-		qsort(sorted, n, sizeof(*sorted), int_cmp);
-	}
+	/* the gaps between the kept descriptors, lowest first: no copy to
+	 * sort, so no limit on n (n^2 looks, for a few thousand at most) */
 	unsigned lo = 3;
-	for (unsigned i = 0; i < n; i++) {
-		if (sorted[i] < (int)lo)
-			continue;
-		if ((unsigned)sorted[i] > lo && syscall(SYS_close_range, lo, (unsigned)sorted[i] - 1, 0) < 0)
+	for (;;) {
+		int next = -1;
+		for (unsigned i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0)
+			break;
+		if ((unsigned)next > lo && syscall(SYS_close_range, lo, (unsigned)next - 1, 0) < 0)
 			return -errno;
-		lo = (unsigned)sorted[i] + 1;
+		lo = (unsigned)next + 1;
 	}
 	return syscall(SYS_close_range, lo, ~0u, 0) < 0 ? -errno : 0;
 }

@@ -165,6 +165,8 @@ int cmd_supervise(int argc, char **argv)
 	unsigned *rules_node = calloc((size_t)nkeep, sizeof(*rules_node));
 	if (!keep || !rules_node || S.lab_fd < 0 || S.status_fd < 0 || S.lock_fd < 0) {
 		err_msg("__supervise is internal to 'vqnet up'");
+		free(keep);
+		free(rules_node);
 		return EXIT_USAGE;
 	}
 	keep[0] = S.lab_fd, keep[1] = S.status_fd, keep[2] = S.lock_fd;
@@ -176,6 +178,8 @@ int cmd_supervise(int argc, char **argv)
 		S.seed = strtoull(argv[6], &end, 10);
 		if (*end || errno || argv[6][0] == '-') {
 			err_msg("__supervise: bad seed \"%s\"", argv[6]);
+			free(keep);
+			free(rules_node);
 			return EXIT_USAGE;
 		}
 	}
@@ -184,6 +188,8 @@ int cmd_supervise(int argc, char **argv)
 		char fd[16];
 		if (sscanf(argv[i], "%u=%15s", &node, fd) != 2 || (keep[i - 4] = arg_fd(fd)) < 0) {
 			err_msg("__supervise: bad rules argument \"%s\"", argv[i]);
+			free(keep);
+			free(rules_node);
 			return EXIT_USAGE;
 		}
 		rules_node[i - 7] = node;
@@ -191,10 +197,12 @@ int cmd_supervise(int argc, char **argv)
 	/* Only what we were handed, really closed: a descriptor we inherited
 	 * (a terminal, a $(...) pipe) would otherwise stay open for the
 	 * lab's whole life, and whoever waits on it with it. */
-	int err = nkeep <= 64 ? sys_close_all_but(keep, (unsigned)nkeep) : -E2BIG;
+	int err = sys_close_all_but(keep, (unsigned)nkeep);
 	if (err) {
 		dprintf(S.status_fd, "error: supervisor: cannot close inherited descriptors: %s\n",
 			strerror(-err));
+		free(keep);
+		free(rules_node);
 		return EXIT_FAIL;
 	}
 	for (int i = 0; i < nkeep; i++)
