@@ -206,15 +206,19 @@ static void fault_event(char *const *argv, unsigned argc, const char *said)
 
 char *sup_fault_request(const char *args)
 {
-	char *copy = strdup(args), *argv[LAB_MAX_ARGS + 1], *text = NULL, *save = NULL;
+	/* as many words as the request has (a partition of a big lab names
+	 * many nodes): at most one per two bytes, and the NULL */
+	char *copy = strdup(args), **argv = calloc(strlen(args) / 2 + 2, sizeof(*argv));
+	char *text = NULL, *save = NULL;
 	size_t len = 0;
 	unsigned argc = 0;
-	FILE *out = copy ? open_memstream(&text, &len) : NULL;
+	FILE *out = copy && argv ? open_memstream(&text, &len) : NULL;
 	if (!out) {
 		free(copy);
+		free(argv);
 		return NULL;
 	}
-	for (char *t = strtok_r(copy, " \t", &save); t && argc < LAB_MAX_ARGS; t = strtok_r(NULL, " \t", &save))
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
 		argv[argc++] = t;
 	argv[argc] = NULL;
 	char err[LAB_MSG_MAX] = "";
@@ -235,6 +239,7 @@ char *sup_fault_request(const char *args)
 	fclose(out);
 	if (done)
 		fault_event(argv, argc, text);
+	free(argv);
 	free(copy);
 	return text;
 }

@@ -251,3 +251,22 @@ expect_gone "$LAB" $pids
 expect_gone "$TL"
 expect_gone "$EX"
 ok "nothing left after down"
+
+# --- a partition of more nodes than a program has arguments ------------------
+# (attack, 2026-12-03: the supervisor read 64 words of a request and
+# dropped the rest, and said it was done: b62..b70 still reached a1)
+BIG=fbig$$
+{
+	printf '[lab]\nname = %s\n[vm a1]\n[vm b1..b70]\n[topology t]\nsubnet = 10.2.0.0/24\n' "$BIG"
+	printf 'a1 = b1..b70\nb1..b70 = a1\n'
+} > "$TMP/$BIG.vqnet"
+up "$TMP/$BIG.vqnet" "$BIG"
+LAB=$BIG
+expect_ping b70 10.2.0.1
+# shellcheck disable=SC2046
+"$VQNET" partition "$BIG" a1 / $(seq -f 'b%g' 1 70) > "$TMP/said" || fail "partition of 71"
+[ "$(grep -c ': down (partition)' "$TMP/said")" = 70 ] || fail "partition of 71 said: $(cat "$TMP/said")"
+expect_no_ping b70 10.2.0.1
+"$VQNET" down "$BIG" > /dev/null
+expect_gone "$BIG"
+ok "a partition naming 71 nodes cuts all 70 links"
