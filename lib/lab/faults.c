@@ -184,6 +184,36 @@ static int parse_impair(const struct lab *lab, char *const *argv, unsigned argc,
 	return 0;
 }
 
+/* A partition cuts the links between nodes of different groups.  A guest
+ * in no group forwards nothing; a switch or filter in no group (they link
+ * to guests only) would join its guests of different groups around the
+ * cut, and the partition would change nothing between them: refused,
+ * naming it. */
+static int partition_holds(const struct lab *lab, const unsigned *group, char *err, size_t len)
+{
+	/* per forwarder in no group: 1 + the first grouped guest it links */
+	unsigned *seen = calloc(lab->n_nodes, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	int rc = 0;
+	for (unsigned l = 0; l < lab->n_links && !rc; l++) {
+		for (int e = 0; e < 2 && !rc; e++) {
+			unsigned fw = lab->links[l].end[e].node, g = lab->links[l].end[!e].node;
+			if (group[fw] || !group[g] || lab->nodes[fw].kind == LAB_GUEST)
+				continue;
+			if (!seen[fw])
+				seen[fw] = g + 1;
+			else if (group[seen[fw] - 1] != group[g])
+				rc = fault_bad(err, len, "partition: %s and %s would still reach each other "
+					       "through %s %s, which is in no group: name it in one",
+					       lab->nodes[seen[fw] - 1].name, lab->nodes[g].name,
+					       lab_kind_name(lab->nodes[fw].kind), lab->nodes[fw].name);
+		}
+	}
+	free(seen);
+	return rc;
+}
+
 static int parse_partition(const struct lab *lab, char *const *argv, unsigned argc,
 			   struct lab_fault *f, char *err, size_t len)
 {
@@ -210,7 +240,7 @@ static int parse_partition(const struct lab *lab, char *const *argv, unsigned ar
 	if (!in_group || g < 2)
 		return fault_bad(err, len, "partition needs two groups or more: partition A B / C");
 	f->n_groups = g;
-	return 0;
+	return partition_holds(lab, f->group, err, len);
 }
 
 int lab_fault_parse(const struct lab *lab, char *const *argv, unsigned argc,

@@ -565,6 +565,21 @@ static void test_timeline(void **state)
 	expect_error(TWO "[scenario s]\na = x\nat = 2s partition a /\n",
 		     "10: partition needs two groups or more: partition A B / C");
 	expect_error(TWO "[scenario s]\na = x\nat = 2s partition a / a\n", "10: partition: a is named twice");
+	/* guests behind a switch (or a filter) named in no group: the cut
+	 * would leave them joined through it (attack, 2026-12-03: "nothing
+	 * changed", and g1 still reached g3) */
+#define SW "[vm g1..g3]\n[switch sw]\n[topology t]\nsubnet = 10.0.0.0/24\n" \
+	"sw = g1..g3\ng1..g3 = sw\n[scenario s]\ng1 = x\n"
+	expect_error(SW "at = 2s partition g1 / g2 g3\n",
+		     "9: partition: g1 and g2 would still reach each other through switch sw, "
+		     "which is in no group: name it in one");
+	expect_error(SW "at = 2s partition g2 / g3\n",
+		     "9: partition: g2 and g3 would still reach each other through switch sw, "
+		     "which is in no group: name it in one");
+	lab_free(parse(SW "at = 2s partition g1 sw / g2 g3\n"));
+	lab_free(parse(SW "at = 2s partition g1 / g2 g3 sw\n"));
+	lab_free(parse(SW "at = 2s partition g1 g2 g3 / sw\n"));
+#undef SW
 	expect_error(TWO "[scenario s]\na = x\nat = 2s impair a b loss 200%\n",
 		     "10: loss \"200%\" out of range (0-100%)");
 	expect_error(TWO "[scenario s]\na = x\nat = 2s impair a c delay 1ms\n", "10: no node \"c\" in lab t");
