@@ -34,6 +34,8 @@
 #define CAP_DATA (4u << 20)         /* ring bytes: a power of two */
 #define CAP_PROG_MAX 256            /* BPF instructions */
 #define CAP_POINTS_MAX 256          /* capture points in one vmm */
+#define CAP_NODES_MAX 250           /* nodes one capture spans: a region each, all handed
+                                       over in one SCM_RIGHTS message (Linux takes 253) */
 #define CAP_SNAP_MAX 262144u        /* tcpdump's default snap length */
 
 /* A capture point: one of the vmm's interfaces (the guest's side of it) or

@@ -33,7 +33,7 @@
 #include "sys.h"
 
 #define OUT_FLUSH (256u << 10)
-#define MAX_FDS 64
+#define MAX_FDS CAP_NODES_MAX
 
 struct ring {
 	char node[LAB_NAME_MAX + 1];

@@ -220,8 +220,20 @@ static int resolve(struct plan *pl, const char *what, char *why, size_t len)
 	if (node >= 0)
 		return add_node(pl, (unsigned)node);
 	char a[LAB_NAME_MAX + 1], b[LAB_NAME_MAX + 1];
-	const char *dot = strchr(what, '.'), *dash = strchr(what, '-');
-	const char *sep = dot ? dot : dash;
+	const char *dot = strchr(what, '.'), *sep = dot;
+	/* names may hold '-': A-B splits where both halves are nodes (else,
+	 * for the message, at the first) */
+	for (const char *d = strchr(what, '-'); !dot && d; d = strchr(d + 1, '-')) {
+		if (!sep)
+			sep = d;
+		if ((size_t)(d - what) > LAB_NAME_MAX || strlen(d + 1) > LAB_NAME_MAX)
+			continue;
+		snprintf(a, sizeof(a), "%.*s", (int)(d - what), what);
+		if (lab_node_find(S.lab, a) >= 0 && lab_node_find(S.lab, d + 1) >= 0) {
+			sep = d;
+			break;
+		}
+	}
 	if (!sep || (size_t)(sep - what) > LAB_NAME_MAX || strlen(sep + 1) > LAB_NAME_MAX) {
 		snprintf(why, len, "no node, interface or link \"%.64s\" in lab %s", what, S.lab->name);
 		return -EINVAL;
@@ -341,11 +353,18 @@ bool sup_capture_request(int fd, char *args, char **reply)
 	bool *nodes = err ? NULL : calloc(S.lab->n_nodes, sizeof(*nodes));
 	if (!err && !nodes)
 		err = fail("out of memory");
-	/* one session per vmm, and each vmm's points fit its region */
+	/* one session per vmm, each vmm's points fit its region, and the
+	 * regions one message */
+	unsigned n_nodes = 0;
 	for (unsigned i = 0; !err && i < pl.n; i++) {
 		unsigned nd = pl.pt[i].node;
+		n_nodes += !nodes[nd];
 		nodes[nd] = true;
-		if (++per[nd] > CAP_POINTS_MAX) {
+		if (n_nodes > CAP_NODES_MAX) {
+			snprintf(why, sizeof(why), "more than %d nodes at once: name fewer "
+				 "(guests, links, filters)", CAP_NODES_MAX);
+			err = fail(why);
+		} else if (++per[nd] > CAP_POINTS_MAX) {
 			snprintf(why, sizeof(why), "too many points in %s", S.lab->nodes[nd].name);
 			err = fail(why);
 		} else if (sup_capture_active(nd)) {

@@ -132,6 +132,30 @@ drops=$(tshark -r "$TMP/slow.pcapng" -T fields -e frame.drop_count 2>/dev/null |
 [ "$drops" -ge "$lost" ] || fail "the file counts $drops lost, status said $lost"
 ok "a stopped reader: $lost frames lost (status), $drops counted in the file; TCP $slow Gbit/s beside it, $base without"
 
+# --- many nodes, and names with dashes ---------------------------------------------------
+# (attack, 2026-12-03: a capture of more than 64 nodes, such as everything
+# in a 70-guest lab, got an answer the client could not read; and A-B split
+# at the first '-' of A)
+W=wide$$
+{
+	printf '[lab]\nname = %s\n[vm h-a]\n[vm h-b]\n[vm g1..g70]\n[switch sw]\n' "$W"
+	printf '[topology d]\nsubnet = 10.8.0.0/24\nh-a = h-b\nh-b = h-a\n'
+	printf '[topology lan]\nsubnet = 10.9.0.0/24\nsw = g1..g70\ng1..g70 = sw\n'
+} > "$TMP/$W.vqnet"
+up "$TMP/$W.vqnet" "$W"
+ip_of() { "$VQNET" status --json "$W" | jq -r --arg g "$1" '.nodes[] | select(.name == $g) | .ifaces[0].ip | sub("/.*"; "")'; }
+LAB=$W capture h-a-h-b -c 2 -w "$TMP/dash.pcapng" icmp
+"$VQNET" exec "$W" h-a -- ping -c 1 -W 2 "$(ip_of h-b)" > /dev/null || fail "h-a cannot ping h-b"
+wait "$CAP" || fail "capture h-a-h-b: $(cat "$TMP/cap.err")"
+[ "$(tsh "$TMP/dash.pcapng" | wc -l)" = 2 ] || fail "h-a-h-b: $(tsh "$TMP/dash.pcapng")"
+LAB=$W capture -c 2 -w "$TMP/all.pcapng" icmp
+grep -q "capture: 142 interfaces" "$TMP/cap.err" || fail "capture of everything: $(cat "$TMP/cap.err")"
+"$VQNET" exec "$W" g1 -- ping -c 1 -W 2 "$(ip_of g70)" > /dev/null || fail "g1 cannot ping g70"
+wait "$CAP" || fail "capture of everything: $(cat "$TMP/cap.err")"
+[ "$(tsh "$TMP/all.pcapng" -Y 'icmp.type == 8' | wc -l)" -ge 1 ] || fail "everything: $(tsh "$TMP/all.pcapng")"
+"$VQNET" down "$W" > /dev/null
+ok "a link between nodes named with '-', and all 142 points of a lab (guests and switch links), captured"
+
 # --- bad arguments -------------------------------------------------------------------------
 bad() {
 	set +e
