@@ -181,7 +181,12 @@ int lab_state_write(const char *lab, const struct lab_state *st)
 	FILE *f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
-	fprintf(f, "supervisor %d\nphase %s\nfile %s\n", (int)st->supervisor, st->phase, st->file);
+	fprintf(f, "supervisor %d\nphase %s\nfile ", (int)st->supervisor, st->phase);
+	/* a record of lines: a control character in the path (a newline could
+	 * add lines of its own) is written as '?' */
+	for (const unsigned char *c = (const unsigned char *)st->file; *c; c++)
+		fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, f);
+	fputc('\n', f);
 	for (unsigned i = 0; i < st->n_netns; i++)
 		fprintf(f, "netns %s\n", st->netns[i]);
 	int err = fclose(f) ? -errno : 0;

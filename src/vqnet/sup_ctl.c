@@ -107,7 +107,8 @@ static char *guest_handle(struct conn *c, const char *name)
 		return sup_text("error: no guest %s\n", name);
 	const struct sup_node *n = &S.nodes[i];
 	if (S.lab->nodes[i].kind != LAB_GUEST)
-		return sup_text("error: %s is a filter node, not a guest: it runs no programs\n", name);
+		return sup_text("error: %s is a %s node, not a guest: it runs no programs\n", name,
+				lab_kind_name(S.lab->nodes[i].kind));
 	if (n->vm)   /* a VM: its agentd's socket, which only root can reach */
 		return n->vm->agent == VM_READY ? sup_text("vm %s\n", n->vm->agent_path)
 		       : sup_text("error: the agent of VM %s is not answering (%s)\n", name,

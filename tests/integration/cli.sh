@@ -86,3 +86,24 @@ done
 "$VQNET" exec "$L" a -- ping -c 1 -W 2 10.9.0.2 > /dev/null || fail "a cannot ping b in $L"
 "$VQNET" down "$L" > /dev/null
 ok "a lab named by its file: every guest has the MAC status gives"
+
+# 6. a newline in the lab file's path stays out of the state file's lines
+#    (attack, 2026-12-03: it wrote lines of its own, such as a phase or a
+#    namespace to clean up)
+d="$TMP/x"$'\n'"phase stopping"$'\n'"netns nl$$.zz"
+mkdir -p "$d"
+L=nl$$
+LABS+=("$L")
+printf '[lab]\nname = %s\n[vm a]\n[vm b]\n[switch sw]\n[topology t]\nsw = a b\na = sw\nb = sw\n' "$L" > "$d/lab.vqnet"
+"$VQNET" up "$d/lab.vqnet" > /dev/null
+# and a switch is named as one (it was called a filter)
+set +e
+"$VQNET" exec "$L" sw -- true 2> "$TMP/err"; rc=$?
+set -e
+[ $rc = 2 ] && grep -q "sw is a switch node, not a guest: it runs no programs" "$TMP/err" ||
+	fail "exec into a switch: rc $rc: $(cat "$TMP/err")"
+[ "$(grep -c '^phase ' "/run/vqnet/$L.state")" = 1 ] && ! grep -q '^netns nl[0-9]*\.zz' "/run/vqnet/$L.state" &&
+	grep -qx "file $TMP/x?phase stopping?netns nl$$.zz/lab.vqnet" "/run/vqnet/$L.state" ||
+	fail "the state file of a lab from a path with newlines: $(cat "/run/vqnet/$L.state")"
+"$VQNET" down "$L" > /dev/null
+ok "a newline in the lab file's path is written as '?' in the state file; a switch is named as one"
