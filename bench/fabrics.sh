@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/fabrics.sh BUILD_DIR - the same two-guest workloads over five
+# bench/fabrics.sh BUILD_DIR - the same two-guest workloads over six
 # fabrics, in one run, all inside namespaces this script creates:
 #
 #   vqnet   two guests of a vqnet lab (shared-memory virtqueues)
@@ -10,6 +10,9 @@
 #   xdpfwd  bench/xdpfwd: one process copying frames between two veths over
 #           AF_XDP, a batch per system call but no offloads (a datapath
 #           that is not a TAP)
+#   pktfwd  bench/pktfwd: one process copying frames between two veths over
+#           AF_PACKET receive rings with vnet headers, a batch per system
+#           call and the offloads kept
 #   vde     vde_switch with a vde_plug2tap TAP in each guest
 #
 # Workloads: ping RTT, ZeroMQ REQ/REP 1-byte round trip (10,000 round trips,
@@ -27,10 +30,11 @@
 BUILD=${1:-build/release}
 NEEDS="vde_switch vde_plug2tap"
 . "$(dirname "$0")/lib.sh"
-FABRICS="vqnet bridge tapfwd xdpfwd vde"
+FABRICS="vqnet bridge tapfwd xdpfwd pktfwd vde"
 TAPFWD=$(cd "$BUILD" && pwd)/bench/vq_tapfwd
 XDPFWD=$(cd "$BUILD" && pwd)/bench/vq_xdpfwd
-for b in "$TAPFWD" "$XDPFWD"; do
+PKTFWD=$(cd "$BUILD" && pwd)/bench/vq_pktfwd
+for b in "$TAPFWD" "$XDPFWD" "$PKTFWD"; do
 	[ -x "$b" ] || { echo "$ME: $b not found (build the bench targets)" >&2; exit 1; }
 done
 SEED_RUNS=${BENCH_SEED_RUNS:-5}
@@ -63,13 +67,14 @@ setup_vde() {
 	tap_guests vde "$a" "$b"
 }
 
-echo "Two guests, one link, five fabrics; median of $ROUNDS interleaved rounds"
+echo "Two guests, one link, six fabrics; median of $ROUNDS interleaved rounds"
 echo "(ping: 100 echoes 5 ms apart; ZeroMQ: $ZMQ_RT round trips; iperf3: ${SECS} s per run, 3 rounds;"
 echo " $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)"
 setup_vqnet
 setup_bridge
 setup_tapfwd
 setup_xdpfwd
+setup_pktfwd
 setup_vde
 check_all
 measure ping ping_rtt_us "$ROUNDS"
@@ -88,18 +93,18 @@ seeds=""
 for _ in $(seq "$SEED_RUNS"); do seeds+=" $(seed_ratio)"; done
 R[seed]=$(echo "$seeds" | median)
 
-printf '\n%-26s %9s %9s %9s %9s %9s   %-10s %-10s %-10s %-10s\n' workload vqnet bridge tapfwd \
-	xdpfwd vde "vs bridge" "vs tapfwd" "vs xdpfwd" "vs vde"
-printf '%s\n' "--------------------------------------------------------------------------------------------------------------------"
+printf '\n%-26s %8s %8s %8s %8s %8s %8s   %-9s %-9s %-9s %-9s %-9s\n' workload vqnet bridge tapfwd \
+	xdpfwd pktfwd vde "vs bridge" "vs tapfwd" "vs xdpfwd" "vs pktfwd" "vs vde"
+printf '%s\n' "-------------------------------------------------------------------------------------------------------------------------------"
 row() {
-	local key=$1 label=$2 kind=$3
-	printf '%-26s %9s %9s %9s %9s %9s   %-10s %-10s %-10s %-10s\n' "$label" "${R[vqnet,$key]:-fail}" \
-		"${R[bridge,$key]:-fail}" "${R[tapfwd,$key]:-fail}" "${R[xdpfwd,$key]:-fail}" \
-		"${R[vde,$key]:-fail}" \
-		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[bridge,$key]}")" \
-		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[tapfwd,$key]}")" \
-		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[xdpfwd,$key]}")" \
-		"$(ratio "$kind" "${R[vqnet,$key]}" "${R[vde,$key]}")"
+	local key=$1 label=$2 kind=$3 f
+	printf '%-26s' "$label"
+	for f in $FABRICS; do printf ' %8s' "${R[$f,$key]:-fail}"; done
+	printf '  '
+	for f in bridge tapfwd xdpfwd pktfwd vde; do
+		printf ' %-9s' "$(ratio "$kind" "${R[vqnet,$key]}" "${R[$f,$key]}")"
+	done
+	echo
 }
 row ping "ping RTT (us)" lat
 row zmq "ZeroMQ 1 B RTT (us)" lat
@@ -138,3 +143,4 @@ echo
 echo "The floors (same run): a forwarder alone, against the bridge"
 floor tapfwd
 floor xdpfwd
+floor pktfwd

@@ -26,14 +26,14 @@
 static const char *fwd_prog;              /* set by main: "vq_tapfwd" ... */
 static volatile sig_atomic_t fwd_stop;    /* SIGINT or SIGTERM came */
 
-static void fwd_die(const char *what, const char *arg, int err)
+static inline void fwd_die(const char *what, const char *arg, int err)
 {
 	fprintf(stderr, "%s: %s%s%s: %s\n", fwd_prog, what, arg ? " " : "", arg ? arg : "",
 		strerror(err));
 	exit(1);
 }
 
-static long fwd_parse_num(const char *s, long lo, long hi, const char *opt)
+static inline long fwd_parse_num(const char *s, long lo, long hi, const char *opt)
 {
 	char *end;
 	errno = 0;
@@ -46,7 +46,7 @@ static long fwd_parse_num(const char *s, long lo, long hi, const char *opt)
 }
 
 /* Move into network namespace /run/netns/NS (come back with fwd_home). */
-static void fwd_enter(const char *ns)
+static inline void fwd_enter(const char *ns)
 {
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
@@ -59,14 +59,14 @@ static void fwd_enter(const char *ns)
 	close(fd);
 }
 
-static void fwd_home(int home)
+static inline void fwd_home(int home)
 {
 	if (setns(home, CLONE_NEWNET) < 0)
 		fwd_die("setns back home", NULL, errno);
 }
 
 /* An ifreq naming ifname, the rest zero. */
-static void fwd_ifreq(struct ifreq *ifr, const char *ifname)
+static inline void fwd_ifreq(struct ifreq *ifr, const char *ifname)
 {
 	memset(ifr, 0, sizeof(*ifr));
 	if (strlen(ifname) >= IFNAMSIZ)
@@ -74,7 +74,7 @@ static void fwd_ifreq(struct ifreq *ifr, const char *ifname)
 	memcpy(ifr->ifr_name, ifname, strlen(ifname));
 }
 
-static void fwd_on_signal(int sig)
+static inline void fwd_on_signal(int sig)
 {
 	(void)sig;
 	fwd_stop = 1;
@@ -82,7 +82,7 @@ static void fwd_on_signal(int sig)
 
 /* Go on? Not after a signal, nor once seconds have passed since the
  * first call. */
-static bool fwd_running(long seconds)
+static inline bool fwd_running(long seconds)
 {
 	static struct timespec t0;
 	struct timespec now;
@@ -93,7 +93,7 @@ static bool fwd_running(long seconds)
 }
 
 /* Stop on SIGINT or SIGTERM, and when the benchmark that started us goes. */
-static void fwd_signals(void)
+static inline void fwd_signals(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	struct sigaction sa = { .sa_handler = fwd_on_signal };

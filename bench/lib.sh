@@ -194,23 +194,35 @@ setup_tapfwd() {
 	tap_guests tapfwd "$a" "$b"
 }
 
-# setup_xdpfwd: bench/xdpfwd, one process forwarding between two veths over
-# AF_XDP (a datapath that is not a TAP, and has no offloads); XDPFWD is the
-# binary
-setup_xdpfwd() {
-	local a=${ID}x-a b=${ID}x-b f=${ID}x-fwd n
+# veth_fwd FABRIC TAG CMD...: guests whose eth0 is one end of a veth pair,
+# the other end (xa, xb) in namespace $ID$TAG-fwd, where CMD runs in the
+# background until it prints "ready"; its pid in $TMP/FABRIC.pid
+veth_fwd() {
+	local fab=$1 t=$2 n
+	shift 2
+	local a=${ID}$t-a b=${ID}$t-b f=${ID}$t-fwd
 	for n in "$a" "$b" "$f"; do ip netns add "$n"; NS+=("$n"); done
 	ip -n "$f" link add xa type veth peer name eth0 netns "$a"
 	ip -n "$f" link add xb type veth peer name eth0 netns "$b"
 	ip -n "$f" link set xa up
 	ip -n "$f" link set xb up
-	ip netns exec "$f" "$XDPFWD" --seconds 3600 xa "$a" xb "$b" > "$TMP/xdpfwd.out" 2>&1 &
-	echo $! > "$TMP/xdpfwd.pid"
+	ip netns exec "$f" "$@" > "$TMP/$fab.out" 2>&1 &
+	echo $! > "$TMP/$fab.pid"
 	for _ in $(seq 50); do
-		grep -q '^ready' "$TMP/xdpfwd.out" && break
-		kill -0 "$(cat "$TMP/xdpfwd.pid")" 2>/dev/null ||
-			{ echo "$ME: xdpfwd: $(cat "$TMP/xdpfwd.out")" >&2; exit 1; }
+		grep -q '^ready' "$TMP/$fab.out" && break
+		kill -0 "$(cat "$TMP/$fab.pid")" 2>/dev/null ||
+			{ echo "$ME: $fab: $(cat "$TMP/$fab.out")" >&2; exit 1; }
 		sleep 0.1
 	done
-	tap_guests xdpfwd "$a" "$b"
+	tap_guests "$fab" "$a" "$b"
 }
+
+# setup_xdpfwd: bench/xdpfwd, one process forwarding between two veths over
+# AF_XDP (a datapath that is not a TAP, and has no offloads); XDPFWD is the
+# binary
+setup_xdpfwd() { veth_fwd xdpfwd x "$XDPFWD" --seconds 3600 xa "${ID}x-a" xb "${ID}x-b"; }
+
+# setup_pktfwd: bench/pktfwd, one process forwarding between two veths over
+# AF_PACKET with receive rings and vnet headers (not a TAP, and keeping the
+# offloads); PKTFWD is the binary
+setup_pktfwd() { veth_fwd pktfwd p "$PKTFWD" --seconds 3600 xa xb; }
