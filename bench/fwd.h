@@ -2,8 +2,8 @@
 /*
  * bench/fwd.h - what the two one-process forwarders (tapfwd, xdpfwd)
  * share: dying with a message, numeric options, entering a guest's
- * network namespace, naming an interface, and stopping on a signal or
- * with their benchmark.
+ * network namespace, naming an interface, stopping on a signal or with
+ * their benchmark, and (the veth forwarders) the main loop and report.
  * Header-only: each forwarder is one file and one binary.
  */
 #ifndef VQNET_BENCH_FWD_H
@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -100,6 +101,27 @@ static inline void fwd_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The veth forwarders' main loop: say "ready", then move frames with
+ * pump_both(ctx), which returns how many it moved, until fwd_running says
+ * stop; while nothing moves, sleep in poll on fd0 and fd1 (waking once a
+ * second to notice the deadline). */
+static inline void fwd_serve(long seconds, int fd0, int fd1, unsigned (*pump_both)(void *), void *ctx)
+{
+	printf("ready\n");
+	fflush(stdout);
+	struct pollfd p[2] = { { .fd = fd0, .events = POLLIN }, { .fd = fd1, .events = POLLIN } };
+	while (fwd_running(seconds))
+		if (!pump_both(ctx) && poll(p, 2, 1000) < 0 && errno != EINTR)
+			fwd_die("poll", NULL, errno);
+}
+
+/* What went one way, on stdout at the end. */
+static inline void fwd_report(const char *from, const char *to, unsigned long long frames,
+			      unsigned long long bytes, unsigned long long drops)
+{
+	printf("%s -> %s: %llu frames, %llu bytes, %llu dropped\n", from, to, frames, bytes, drops);
 }
 
 #endif

@@ -251,6 +251,12 @@ static unsigned pump(struct side *from, struct side *to)
 	return n;
 }
 
+static unsigned pump_both(void *ctx)
+{
+	struct side *s = ctx;
+	return pump(&s[0], &s[1]) + pump(&s[1], &s[0]);
+}
+
 #define USAGE "usage: vq_xdpfwd [--seconds N] [--ifname NAME] IF_A NETNS_A IF_B NETNS_B\n"
 
 int main(int argc, char **argv)
@@ -288,18 +294,8 @@ int main(int argc, char **argv)
 	s[1].ifname = arg[2];
 	side_open(&s[0]);
 	side_open(&s[1]);
-	printf("ready\n");
-	fflush(stdout);
-
-	struct pollfd p[2] = { { .fd = s[0].fd, .events = POLLIN }, { .fd = s[1].fd, .events = POLLIN } };
-	while (fwd_running(seconds)) {
-		unsigned moved = pump(&s[0], &s[1]) + pump(&s[1], &s[0]);
-		/* wake up at least once a second to notice the deadline */
-		if (!moved && poll(p, 2, 1000) < 0 && errno != EINTR)
-			fwd_die("poll", NULL, errno);
-	}
+	fwd_serve(seconds, s[0].fd, s[1].fd, pump_both, s);
 	for (int i = 0; i < 2; i++)
-		printf("%s -> %s: %llu frames, %llu bytes, %llu dropped\n", s[i].ifname, s[i ^ 1].ifname,
-		       s[i].frames, s[i].bytes, s[i ^ 1].drops);
+		fwd_report(s[i].ifname, s[i ^ 1].ifname, s[i].frames, s[i].bytes, s[i ^ 1].drops);
 	return 0;
 }
