@@ -185,17 +185,19 @@ static int parse_impair(const struct lab *lab, char *const *argv, unsigned argc,
 }
 
 /* A partition cuts the links between nodes of different groups.  A guest
- * in no group forwards nothing; a switch or filter in no group (they link
- * to guests only) would join its guests of different groups around the
- * cut, and the partition would change nothing between them: refused,
- * naming it. */
-static int partition_holds(const struct lab *lab, const unsigned *group, char *err, size_t len)
+ * in no group forwards nothing.  A switch or filter (they link to guests
+ * only) in no group would join its guests of different groups around the
+ * cut; one in a group is cut from the guests of the others, so two of
+ * them in one other group would lose each other.  Either is refused,
+ * naming it: the partition asked for is not the one it would make. */
+static int partition_holds(const struct lab *lab, const unsigned *group, unsigned n_groups,
+			   char *err, size_t len)
 {
-	/* per forwarder in no group: 1 + the first grouped guest it links */
+	/* per forwarder in no group: 1 + the first grouped guest it links;
+	 * per group, for the forwarder being looked at: 1 + its first guest */
 	unsigned *seen = calloc(lab->n_nodes, sizeof(*seen));
-	if (!seen)
-		return -ENOMEM;
-	int rc = 0;
+	unsigned *first = calloc(n_groups + 1, sizeof(*first));
+	int rc = seen && first ? 0 : -ENOMEM;
 	for (unsigned l = 0; l < lab->n_links && !rc; l++) {
 		for (int e = 0; e < 2 && !rc; e++) {
 			unsigned fw = lab->links[l].end[e].node, g = lab->links[l].end[!e].node;
@@ -210,7 +212,30 @@ static int partition_holds(const struct lab *lab, const unsigned *group, char *e
 					       lab_kind_name(lab->nodes[fw].kind), lab->nodes[fw].name);
 		}
 	}
+	for (unsigned fw = 0; fw < lab->n_nodes && !rc; fw++) {
+		const struct lab_node *nd = &lab->nodes[fw];
+		if (nd->kind == LAB_GUEST || !group[fw])
+			continue;
+		for (int pass = 0; pass < 2; pass++)   /* look, then clear what was set */
+			for (unsigned i = 0; i < nd->n_ifaces; i++)
+				for (unsigned j = 0; j < nd->ifaces[i].n_links; j++) {
+					const struct lab_link *ln = &lab->links[nd->ifaces[i].links[j]];
+					unsigned g = ln->end[ln->end[0].node == fw].node, y = group[g];
+					if (!y || y == group[fw])
+						continue;
+					if (pass)
+						first[y] = 0;
+					else if (!first[y])
+						first[y] = g + 1;
+					else if (!rc)
+						rc = fault_bad(err, len, "partition: %s and %s would lose each other: "
+							       "both are cut from %s %s, which is in another "
+							       "group", lab->nodes[first[y] - 1].name,
+							       lab->nodes[g].name, lab_kind_name(nd->kind), nd->name);
+				}
+	}
 	free(seen);
+	free(first);
 	return rc;
 }
 
@@ -240,7 +265,7 @@ static int parse_partition(const struct lab *lab, char *const *argv, unsigned ar
 	if (!in_group || g < 2)
 		return fault_bad(err, len, "partition needs two groups or more: partition A B / C");
 	f->n_groups = g;
-	return partition_holds(lab, f->group, err, len);
+	return partition_holds(lab, f->group, g, err, len);
 }
 
 int lab_fault_parse(const struct lab *lab, char *const *argv, unsigned argc,

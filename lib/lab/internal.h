@@ -250,7 +250,7 @@ int lp_derive_macs(struct parser *ps);
 
 /* ---- scenarios.c: program lines and placeholders ---- */
 
-int lp_split_args(struct parser *ps, const char *s, char ***argvp, unsigned *argcp);
+int lp_split_args(struct parser *ps, const char *s, unsigned max, char ***argvp, unsigned *argcp);
 void lp_free_argv(char **argv);
 int lp_check_scenarios(struct parser *ps);
 

@@ -197,7 +197,7 @@ static int scenario_key(struct parser *ps, const char *key, const char *value)
 
 	char **argv;
 	unsigned argc;
-	if (lp_split_args(ps, value, &argv, &argc))
+	if (lp_split_args(ps, value, LAB_MAX_ARGS, &argv, &argc))
 		return ps->rc;
 	if (!argc) {
 		lp_free_argv(argv);

@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ int lp_event_key(struct parser *ps, const char *value)
 	char **argv;
 	unsigned argc;
 	uint64_t at;
-	if (lp_split_args(ps, value, &argv, &argc))
+	/* a fault names as many nodes as it needs (a partition of a big lab) */
+	if (lp_split_args(ps, value, UINT_MAX, &argv, &argc))
 		return ps->rc;
 	int r = 0;
 	if (argc < 2)

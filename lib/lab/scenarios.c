@@ -11,23 +11,28 @@
 #include <string.h>
 
 /* Split a command line: blanks separate arguments; "..." groups one (it may
- * be empty), with \" and \\ as escapes inside.  *argvp is NULL-terminated. */
-int lp_split_args(struct parser *ps, const char *s, char ***argvp,
+ * be empty), with \" and \\ as escapes inside; more than max is an error.
+ * *argvp is NULL-terminated. */
+int lp_split_args(struct parser *ps, const char *s, unsigned max, char ***argvp,
 		  unsigned *argcp)
 {
-	char *args[LAB_MAX_ARGS], **argv;
 	unsigned argc = 0;
 	char *buf = malloc(strlen(s) + 1); /* no argument is longer than s */
+	/* each argument takes two characters at least, with what follows it */
+	char **args = malloc((strlen(s) / 2 + 2) * sizeof(*args));
 	int rc = 0;
-	if (!buf)
+	if (!buf || !args) {
+		free(buf);
+		free(args);
 		return lp_nomem(ps);
+	}
 	for (const char *p = s;;) {
 		while (lp_is_blank(*p))
 			p++;
 		if (!*p)
 			break;
-		if (argc == LAB_MAX_ARGS) {
-			rc = fail(ps, "too many arguments (max %d)", LAB_MAX_ARGS);
+		if (argc == max) {
+			rc = fail(ps, "too many arguments (max %u)", max);
 			goto out;
 		}
 		size_t n = 0;
@@ -55,18 +60,14 @@ int lp_split_args(struct parser *ps, const char *s, char ***argvp,
 		}
 		argc++;
 	}
-	if (!(argv = malloc((argc + 1) * sizeof(*argv)))) {
-		rc = lp_nomem(ps);
-		goto out;
-	}
-	memcpy(argv, args, argc * sizeof(*argv));
-	argv[argc] = NULL;
-	*argvp = argv;
+	args[argc] = NULL;
+	*argvp = args;
 	*argcp = argc;
-	argc = 0;       /* the strings belong to argv now */
+	args = NULL;    /* the caller's now */
 out:
-	while (argc)
+	while (args && argc)
 		free(args[--argc]);
+	free(args);
 	free(buf);
 	return rc;
 }

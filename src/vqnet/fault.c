@@ -46,7 +46,11 @@ static int fault(const char *cmd, int argc, char **argv)
 	int rc = 0;
 	if (!strncmp(reply, "error: ", 7)) {
 		reply[strcspn(reply, "\n")] = 0;
-		err_msg("%s: %s", cmd, reply + 7);
+		/* the lab library's messages may name the command already */
+		const char *why = reply + 7;
+		size_t len = strlen(cmd);
+		bool named = !strncmp(why, cmd, len) && why[len] == ':';
+		err_msg("%s%s%s", named ? "" : cmd, named ? "" : ": ", why);
 		rc = EXIT_USAGE;
 	} else {
 		fputs(reply, stdout);

@@ -79,8 +79,9 @@ static const struct command {
 	  "'clear' starts from none.  Seeded: see 'vqnet help up'.\n" },
 	{ "link", cmd_link, "LAB A B [--topology T] down|up", "cut the link between A and B, or restore it", NULL },
 	{ "partition", cmd_partition, "LAB A B / C [/ D ...]", "cut every link between the groups",
-	  "A switch or filter joins groups unless it is named in one: a partition\n"
-	  "of guests on a switch names the switch with one of them (A B sw / C).\n" },
+	  "A switch or filter goes in the group of the guests it serves (A B sw / C);\n"
+	  "each other group may hold one of its guests, which the cut takes off it.\n"
+	  "Anything else is refused, since it would not be the partition asked for.\n" },
 	{ "heal", cmd_heal, "LAB", "undo partitions, link downs and stops (impairments stay)", NULL },
 	{ "stop", cmd_stop, "LAB GUEST", "cut a guest off from every link", NULL },
 	{ "start", cmd_start, "LAB GUEST", "connect a stopped guest again", NULL },

@@ -241,9 +241,12 @@ e3=$(bad_cmd impair "$LAB" vm0 vm9 delay 5ms)
 echo "$e3" | grep -q vm9 || fail "unknown guest: $e3"
 e4=$(bad_cmd impair "$LAB" vm0 vm1 --from vm2 delay 5ms)
 e5=$(bad_cmd partition "$LAB" vm0 vm1)
+e7=$(bad_cmd partition "$LAB" vm0 / vm0)
+# (the command named once: it said "partition: partition: ...")
+[ "$e7" = "vqnet: partition: vm0 is named twice" ] || fail "partition vm0 / vm0: $e7"
 e6=$(bad_cmd link "$LAB" vm0 vm1 sideways)
 ok "bad impairments: file:line at up; at run time refused, nothing changed:"
-printf '    %s\n' "$e1" "$e2" "$e3" "$e4" "$e5" "$e6"
+printf '    %s\n' "$e1" "$e2" "$e3" "$e4" "$e5" "$e6" "$e7"
 
 pids=$(lab_pids "$LAB")
 "$VQNET" down "$LAB" > /dev/null
