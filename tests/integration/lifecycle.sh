@@ -149,13 +149,17 @@ ok "a vmm that cannot run is named, and nothing is left: $(cat "$TMP/err")"
 #    holds down at its read of the state; the name is then freed, an up
 #    runs, and down reads what that up wrote.
 mkdir -p /run/vqnet
-mkfifo "/run/vqnet/$LAB.state"
+fifo=/run/vqnet/$LAB.state
+mkfifo "$fifo"
 "$VQNET" down "$LAB" > "$TMP/down7" 2>&1 &
 downer=$!
-exec 3> "/run/vqnet/$LAB.state"   # returns once down has opened it
-rm "/run/vqnet/$LAB.state"
+# read-write: opens at once (down, not holding it, still waits for data)
+exec 3<> "$fifo"
+opened() { ls -l "/proc/$downer/fd" 2>/dev/null | grep -q " $fifo\$"; }
+wait_for 30 opened || { rm -f "$fifo"; fail "down did not open $fifo: $(cat "$TMP/down7")"; }
+rm "$fifo"
 set +e
-"$VQNET" up "$FILE" > "$TMP/up7" 2>&1; urc=$?
+"$VQNET" up "$FILE" > "$TMP/up7" 2>&1 3<&-; urc=$?
 set -e
 if [ $urc = 0 ]; then
 	LABS+=("$LAB")
