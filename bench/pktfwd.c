@@ -9,12 +9,14 @@
  * socket with PACKET_VNET_HDR and a TPACKET_V2 receive ring takes every
  * frame the guest sends, with its offload state (GSO type and size,
  * partial checksum) in the virtio-net header the kernel writes in front of
- * it: a TSO segment arrives whole, up to 64 KiB.  The forwarder takes what
- * is in one ring, hands it to the other socket in one sendmmsg (each
- * message the header and the frame, straight from the ring: the kernel's
- * copy into a new skb is the only one) and gives the slots back.  So a
- * batch of frames costs a system call each way, and nothing per frame; the
- * kernel copies each frame twice, as through a TAP.  Version 2 and not 3:
+ * it.  The forwarder takes what is in one ring, hands it to the other
+ * socket in one sendmmsg (each message the header and the frame, straight
+ * from the ring: the kernel's copy into a new skb is the only one) and
+ * gives the slots back.  So a batch of frames costs a system call each
+ * way, and nothing per frame; the kernel copies each frame twice, as
+ * through a TAP.  A slot holds a TSO segment (64 KiB); a frame longer
+ * still would be queued whole on the socket as well (PACKET_COPY_THRESH),
+ * read with recv and sent alone.  Version 2 and not 3:
  * a version-3 block reaches the reader only when it is full or its timer
  * (1 ms at least) runs out, a millisecond on every ping.
  *
@@ -42,11 +44,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define FSIZE 2048u          /* a slot: its header, a vnet header, a frame of the MTU */
-#define NSLOTS 2048u
 #define BATCH 64u
 #define BIG (65536u + 256u)  /* a whole TSO segment, read from the socket */
 #define VNET ((unsigned)sizeof(struct virtio_net_hdr))
+
+/* The ring: 256 slots of 72 KiB, each its own block (a multiple of any
+ * page size), big enough for a slot's header, a vnet header and a TSO
+ * segment.  (2048 slots of 2 KiB, with every segment going through recv,
+ * moved TCP a fifth slower; docs/performance.md, 8i.) */
+#define FSIZE (72u * 1024)
+#define NSLOTS 256u
 
 struct side {
 	const char *ifname;
@@ -78,7 +85,8 @@ static void side_open(struct side *s)
 	unsigned ifindex = if_nametoindex(s->ifname);
 	if (!ifindex)
 		fwd_die("no interface", s->ifname, errno);
-	s->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	/* protocol 0: nothing arrives until bind names the device and all */
+	s->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		fwd_die("AF_PACKET socket for", s->ifname, errno);
 	setopt(s->fd, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR on", s->ifname);
@@ -91,7 +99,7 @@ static void side_open(struct side *s)
 	int rcvbuf = 8 << 20;
 	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		fwd_die("SO_RCVBUFFORCE on", s->ifname, errno);
-	struct tpacket_req req = { .tp_block_size = 16 * FSIZE, .tp_block_nr = NSLOTS / 16,
+	struct tpacket_req req = { .tp_block_size = FSIZE, .tp_block_nr = NSLOTS,
 				   .tp_frame_size = FSIZE, .tp_frame_nr = NSLOTS };
 	if (setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
 		fwd_die("PACKET_RX_RING on", s->ifname, errno);
@@ -116,22 +124,25 @@ static unsigned pump(struct side *from, struct side *to)
 		struct tpacket2_hdr *h = slot(from, from->head + n);
 		if (!(atomic_load_explicit(status(h), memory_order_acquire) & TP_STATUS_USER))
 			break;
-		iov[n] = (struct iovec){ .iov_base = (uint8_t *)h + h->tp_mac - VNET,
-					 .iov_len = h->tp_snaplen + VNET };
 		m[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[n], .msg_iovlen = 1 } };
 		if (h->tp_status & TP_STATUS_COPY) {
 			/* a segment longer than a slot: whole on the socket, in
-			 * order; it goes alone, from the one buffer */
+			 * order; it goes alone, from the one buffer (an empty
+			 * message, which the kernel refuses, if it is longer) */
 			if (n)
 				break;
-			ssize_t len = recv(from->fd, from->big, sizeof(from->big), MSG_DONTWAIT);
-			iov[0] = (struct iovec){ .iov_base = from->big, .iov_len = len > 0 ? (size_t)len : 0 };
+			ssize_t len = recv(from->fd, from->big, sizeof(from->big), MSG_DONTWAIT | MSG_TRUNC);
+			iov[0] = (struct iovec){ .iov_base = from->big,
+						 .iov_len = len > 0 && (size_t)len <= sizeof(from->big) ? (size_t)len : 0 };
 			n = 1;
 			break;
 		}
-		/* a cut frame: send the header alone, which the kernel refuses */
+		/* a cut frame: an empty message, which the kernel refuses */
 		if (h->tp_snaplen < h->tp_len || h->tp_mac < VNET)
-			iov[n].iov_len = 0;
+			iov[n] = (struct iovec){ .iov_base = h, .iov_len = 0 };
+		else
+			iov[n] = (struct iovec){ .iov_base = (uint8_t *)h + h->tp_mac - VNET,
+						 .iov_len = h->tp_snaplen + VNET };
 	}
 	if (!n)
 		return 0;
@@ -146,7 +157,7 @@ static unsigned pump(struct side *from, struct side *to)
 		}
 		for (int i = 0; i < r; i++) {
 			from->frames++;
-			from->bytes += iov[sent + (unsigned)i].iov_len - VNET;
+			from->bytes += iov[sent + (unsigned)i].iov_len - VNET;   /* sent: >= VNET */
 		}
 		sent += (unsigned)r;
 	}
@@ -164,6 +175,14 @@ static unsigned pump_both(void *ctx)
 }
 
 #define USAGE "usage: vq_pktfwd [--seconds N] IF_A IF_B\n"
+
+/* Frames the kernel had no ring slot for, on top of those we dropped. */
+static unsigned long long ring_drops(const struct side *s)
+{
+	struct tpacket_stats st;
+	socklen_t len = sizeof(st);
+	return getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) ? 0 : st.tp_drops;
+}
 
 int main(int argc, char **argv)
 {
@@ -193,6 +212,7 @@ int main(int argc, char **argv)
 	side_open(&s[1]);
 	fwd_serve(seconds, s[0].fd, s[1].fd, pump_both, s);
 	for (int i = 0; i < 2; i++)
-		fwd_report(s[i].ifname, s[i ^ 1].ifname, s[i].frames, s[i].bytes, s[i ^ 1].drops);
+		fwd_report(s[i].ifname, s[i ^ 1].ifname, s[i].frames, s[i].bytes,
+			   s[i ^ 1].drops + ring_drops(&s[i]));
 	return 0;
 }
