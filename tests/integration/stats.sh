@@ -5,7 +5,8 @@
 #       link's bits/s (vm0's end tx, vm1's end rx) in the intervals wholly
 #       inside the transfer agree with iperf3's own (sender's, receiver's)
 #       within 10 %, median and each interval; unpaced, the bytes of all
-#       intervals are iperf3's within 1 %
+#       intervals are at least what iperf3 read, at most 1 % over what it
+#       wrote
 #   rate 50mbit: the link's bits/s is what the rate lets through
 #   --json lines parse with jq; the text; help; bad arguments (--watch 0,
 #       --watch x, an unknown lab ...) said, with exit 2 or 3
@@ -129,17 +130,24 @@ ok "TCP vm0 -> vm1 at 1 Gbit/s, $n intervals: stats vm0 tx $(gbit "$tx") Gbit/s 
 
 # As fast as it goes: the intervals are back to back (each starts at the
 # last one's snapshot), so rate x length summed over all of them is what
-# the counters moved in the whole run: the transfer's bytes, its headers
-# (78 bytes a frame), the control connection's few kB; nothing blurs that,
-# and it must be within 1 % of the bytes iperf3 sent.
+# the counters moved in the whole run; nothing blurs that.  It lies between
+# two byte counts of iperf3's.  At least what the receiver read: every byte
+# of it crossed the link, in frames whose headers (78 bytes a frame) only
+# add.  At most what the sender wrote, and 1 % for the headers, the control
+# connection's few kB and any retransmission: not all the sender wrote need
+# cross, as the test's end leaves some in its socket's buffer (up to 3 MB
+# here; that once put the link 0.04 % below the sender's count in CI).
 tcp_run 5202 "$TMP/fast" -t 4
 moved=$(jq -s "[.[] | ($V0.tx.bits // 0) * .interval_s / 8] | add" "$TMP/fast.stats")
 bytes=$(jq '.end.sum_sent.bytes' "$TMP/fast.client")
+recvd=$(jq '.end.sum_received.bytes' "$TMP/fast.client")
 dall=$(awk -v a="$moved" -v b="$bytes" 'BEGIN { printf "%+.2f", (a / b - 1) * 100 }')
-within "$dall" 0 1 || fail "TCP: the link moved $moved bytes, iperf3 sent $bytes ($dall %)"
+dread=$(awk -v a="$moved" -v b="$recvd" 'BEGIN { printf "%+.2f", (a / b - 1) * 100 }')
+within "$dread" 0 100 && within "$dall" -100 1 ||
+	fail "TCP: the link moved $moved bytes, iperf3 sent $bytes ($dall %) and read $recvd ($dread %)"
 tx=$(echo "$INSIDE" | jq -s "[.[] | $V0.tx.bits] | $MEDIAN")
 sent=$(jq "[.intervals[].sum.bits_per_second] | $MEDIAN" "$TMP/fast.client")
-ok "TCP vm0 -> vm1 unpaced: the link moved $(gbit "$moved") GB, iperf3 sent $(gbit "$bytes") GB ($dall %); medians $(gbit "$tx") and $(gbit "$sent") Gbit/s"
+ok "TCP vm0 -> vm1 unpaced: the link moved $(gbit "$moved") GB, iperf3 sent $(gbit "$bytes") GB ($dall %) and read $(gbit "$recvd") ($dread %); medians $(gbit "$tx") and $(gbit "$sent") Gbit/s"
 
 # --- rate 50mbit ------------------------------------------------------------------
 # The rate charges a frame its Ethernet bytes and a GSO frame the headers
