@@ -58,7 +58,7 @@ ok "a second capture of vm0-vm1 holds its own 6 frames only, none of the first o
 capture vm1 -w "$TMP/mixed.pcapng" icmp
 vx vm1 -- sh -c "socat -u TCP-LISTEN:9100,reuseaddr /dev/null" &
 srv=$!
-vx vm0 -- bash -c "head -c 2M /dev/zero | socat -u STDIN TCP:192.168.1.2:9100,retry=50,interval=0.1"
+vx vm0 -- bash -c "head -c 2M /dev/zero | socat -u STDIN TCP:192.168.1.2:9100,retry=300,interval=0.1"
 wait $srv
 vx vm0 -- ping -c 5 -i 0.05 -q 192.168.1.2 > /dev/null
 end_capture

@@ -4,7 +4,7 @@
 #   iperf3 TCP vm0 -> vm1 for 6 s while `stats --watch 1 --json` runs: the
 #       link's bits/s (vm0's end tx, vm1's end rx) in the intervals wholly
 #       inside the transfer agree with iperf3's own (sender's, receiver's)
-#       within 10 %, median and each interval; unpaced, the bytes of all
+#       within 10 % (median) and 20 % (each interval); unpaced, the bytes of all
 #       intervals are at least what iperf3 read, at most 1 % over what it
 #       wrote
 #   rate 50mbit: the link's bits/s is what the rate lets through
@@ -114,19 +114,21 @@ got=$(jq "[.intervals[].sum.bits_per_second] | $MEDIAN" "$TMP/paced.server")
 tx=$(echo "$INSIDE" | jq -s "[.[] | $V0.tx.bits] | $MEDIAN")
 rx=$(echo "$INSIDE" | jq -s "[.[] | $V1.rx.bits] | $MEDIAN")
 frame=$(echo "$INSIDE" | jq -s "[.[] | $V0.tx | .bits / 8 / .frames] | $MEDIAN | floor")
-# Each of stats' seconds within what iperf3's own seconds saw, 10 % either
-# side (vm0 tx against the sender's, vm1 rx against the receiver's): pacing
-# holds the rate, but a second in which the 2 CPUs were taken (ctest runs
-# two tests at once) is followed by one that catches up, in both tools'
-# seconds, unaligned; and the medians within 10 %.
-band() { jq "[.intervals[].sum.bits_per_second] | [min * 0.9, max * 1.1]" "$1"; }
+# Each of stats' seconds within what iperf3's own seconds saw, 20 % either
+# side (vm0 tx against the sender's, vm1 rx against the receiver's), and
+# the medians within 10 %.  Pacing holds the rate, but a stall of this
+# shared 2-CPU machine is followed by a burst that catches up; both may
+# fall in one of iperf3's seconds and in two of stats' (they are not
+# aligned), so one of stats' seconds can be a stall's worth below all of
+# iperf3's.
+band() { jq "[.intervals[].sum.bits_per_second] | [min * 0.8, max * 1.2]" "$1"; }
 worst=$(echo "$INSIDE" | jq -s --argjson s "$(band "$TMP/paced.client")" --argjson r "$(band "$TMP/paced.server")" \
 	"[.[] | ($V0.tx.bits | if . < \$s[0] then . / \$s[0] - 1 elif . > \$s[1] then . / \$s[1] - 1 else 0 end),
 	        ($V1.rx.bits | if . < \$r[0] then . / \$r[0] - 1 elif . > \$r[1] then . / \$r[1] - 1 else 0 end)
 	  | . * 100] | max_by(fabs)")
 within "$worst" 0 0 && within "$(pct "$tx" "$sent")" -10 10 && within "$(pct "$rx" "$got")" -10 10 ||
 	fail "TCP: stats $(echo "$INSIDE" | jq -c "[$V0.tx.bits, $V1.rx.bits]" | tr '\n' ' ') against iperf3's seconds $(jq -c '[.intervals[].sum.bits_per_second | floor]' "$TMP/paced.client") (sender), $(jq -c '[.intervals[].sum.bits_per_second | floor]' "$TMP/paced.server") (receiver)"
-ok "TCP vm0 -> vm1 at 1 Gbit/s, $n intervals: stats vm0 tx $(gbit "$tx") Gbit/s (median), iperf3 sender $(gbit "$sent") ($(pct "$tx" "$sent") %); vm1 rx $(gbit "$rx"), iperf3 receiver $(gbit "$got") ($(pct "$rx" "$got") %); every second within iperf3's seconds' range and 10 %; link frames of $frame bytes"
+ok "TCP vm0 -> vm1 at 1 Gbit/s, $n intervals: stats vm0 tx $(gbit "$tx") Gbit/s (median), iperf3 sender $(gbit "$sent") ($(pct "$tx" "$sent") %); vm1 rx $(gbit "$rx"), iperf3 receiver $(gbit "$got") ($(pct "$rx" "$got") %); every second within iperf3's seconds' range and 20 %; link frames of $frame bytes"
 
 # As fast as it goes: the intervals are back to back (each starts at the
 # last one's snapshot), so rate x length summed over all of them is what
@@ -213,9 +215,10 @@ printf '    %s\n' "$e1" "$e2" "$e3" "$e4" "$e5" "$e6" "$e7"
 
 # --- ends: SIGINT, a closed pipe -----------------------------------------------------
 # in the foreground (a background job of a script ignores SIGINT, and
-# stats leaves an ignored signal ignored); timeout only bounds it
+# stats leaves an ignored signal ignored); 3 s: the 2 tables it must
+# show come at 1 s, with time for a slow start under ASan
 rc=0
-timeout --preserve-status -s INT 1.7 "$VQNET" stats "$LAB" --watch 0.5 > "$TMP/int" 2> "$TMP/int.err" || rc=$?
+timeout --preserve-status -s INT 3 "$VQNET" stats "$LAB" --watch 0.5 > "$TMP/int" 2> "$TMP/int.err" || rc=$?
 tables=$(grep -c "^lab $LAB: " "$TMP/int" || true)
 [ $rc = 0 ] && [ "$tables" -ge 2 ] && [ ! -s "$TMP/int.err" ] || fail "SIGINT: exit $rc, $tables tables: $(cat "$TMP/int.err")"
 # without --watch, SIGINT interrupts the one interval: 128 + 2, nothing shown
@@ -278,7 +281,9 @@ poke - '.state == "ok" and .tx.frames < 1000'
 poke 7 '.state == "reset" and .tx.frames == null'
 poke - '.state == "ok" and .tx.frames < 1000'
 poke 1000 '.state == "ok" and .tx.frames > 1000'
-poke 18446744073709551615 '.state == "ok" and .tx.frames == null and .tx.bits == null and .rx.frames != null'
+# 2^63, one past INT64_MAX: the vmm goes on counting into it (a guest's
+# router solicitation), and 2^64-1 would wrap to 0 at the next frame
+poke 9223372036854775808 '.state == "ok" and .tx.frames == null and .tx.bits == null and .rx.frames != null'
 watch_stop "$TMP/poke.json"
 no_absurd "$TMP/poke.json"
 ok "hostile counters: a jump of 2^62 implausible, a counter going back reset, one past INT64_MAX null"

@@ -96,7 +96,7 @@ attack() {
 	tool_says broken "$ring"
 	# the tool is still connected: the device is broken, and says why
 	# (the state word may land a moment after the err eventfd)
-	wait_for 5 says broken port state || fail "$what: the device is $(port state), not broken"
+	wait_for 30 says broken port state || fail "$what: the device is $(port state), not broken"
 	[ "$(port error)" = "$cause" ] || fail "$what: the device's error is '$(port error)', not '$cause'"
 	vmm_alive
 	grep "the guest broke its" "$LOG" | tail -n +"$((before + 1))" |

@@ -27,6 +27,12 @@ say() { echo "vqnet-init: \$*"; }
 ifs=" 02:00:00:00:AA:01,192.168.1.1/24,fd00::1/64 02:00:00:00:bb:01,10.0.0.1/24 02:00:00:00:cc:01"
 . $T/nics.sh
 echo "summary \$up of \$i"
+# operstate follows an "up" a moment later (the kernel's linkwatch work):
+# poll it, for at most 10 s
+for n in eth0 eth1; do
+	k=0
+	while [ "\$(cat /sys/class/net/\$n/operstate)" != up ] && [ \$k -lt 100 ]; do sleep 0.1; k=\$((k + 1)); done
+done
 for n in eth0 eth1; do echo "\$n \$(cat /sys/class/net/\$n/address) \$(cat /sys/class/net/\$n/operstate)"; done
 ip -o addr show | awk '\$2 != "lo" && \$4 !~ /^fe80/ { print \$2, \$4 }'
 EOS
